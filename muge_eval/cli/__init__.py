@@ -1,0 +1,1 @@
+"""The ``muge-eval`` command line."""

@@ -1,0 +1,52 @@
+"""Shared CLI plumbing: error handling, exit codes and options used by several commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from muge_eval.errors import MugeEvalError
+from muge_eval.plugins import Registries, build_registries
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_INVALID_INPUT = 1
+EXIT_USAGE = 2
+
+
+class MugeGroup(click.Group):
+    """Turns a user's mistake into one message on stderr and an exit code, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MugeEvalError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+def tasks_dir_option(func: F) -> F:
+    return click.option(
+        "--tasks-dir",
+        "tasks_dirs",
+        multiple=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Extra directory of task cards (*.yaml); may be repeated.",
+    )(func)
+
+
+def registries_for(tasks_dirs: tuple[Path, ...]) -> Registries:
+    for directory in tasks_dirs:
+        if not directory.is_dir():
+            raise click.BadParameter(f"{directory} is not a directory", param_hint="--tasks-dir")
+    return build_registries(tasks_dirs)
+
+
+def quiet_flag(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("quiet"))

@@ -1,0 +1,1 @@
+"""Loading task data through `datasets`: lazy image decoding and its on-disk cache."""

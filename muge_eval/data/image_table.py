@@ -1,0 +1,97 @@
+"""Image sets as `datasets.Dataset` tables with lazily decoded images.
+
+A base64 TSV is converted once into an Arrow table in the `datasets` cache (keyed by the
+file's sha256), after which rows decode to PIL images only when read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from muge_eval.errors import InputError, Problem
+from muge_eval.io.image_tsv import iter_image_tsv
+
+ID_KINDS = ("int", "str")
+
+
+def _rows(path: str, id_kind: str, sha256: str) -> Iterator[dict[str, Any]]:
+    # sha256 is unused here but is part of gen_kwargs, so the cache key follows the content.
+    del sha256
+    items = iter_image_tsv(Path(path), int) if id_kind == "int" else iter_image_tsv(Path(path), str)
+    for item in items:
+        yield {"image_id": item.image_id, "image": {"bytes": item.data, "path": None}, "line": item.line}
+
+
+def _unwrap_generation_error(exc: BaseException) -> BaseException:
+    """`datasets` wraps errors raised by the generator; find our InputError inside."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, InputError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
+def image_table_from_tsv(path: Path, id_kind: str, sha256: str, cache_dir: Path | None = None) -> Any:
+    """A `datasets.Dataset` with columns image_id, image (lazy), line (1-based TSV line)."""
+    import datasets
+
+    if not path.is_file():
+        raise InputError([Problem(str(path), "image file not found")], "missing file")
+    features = datasets.Features(
+        {
+            "image_id": datasets.Value("int64" if id_kind == "int" else "string"),
+            "image": datasets.Image(),
+            "line": datasets.Value("int64"),
+        }
+    )
+    try:
+        return datasets.Dataset.from_generator(
+            _rows,
+            features=features,
+            gen_kwargs={"path": str(path.resolve()), "id_kind": id_kind, "sha256": sha256},
+            cache_dir=str(cache_dir) if cache_dir else None,
+        )
+    except Exception as exc:  # datasets re-raises generator errors wrapped
+        inner = _unwrap_generation_error(exc)
+        if inner is not exc:
+            raise inner from None
+        raise
+
+
+def check_columns(table: Any, required: tuple[str, ...], where: str) -> None:
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise InputError(
+            [Problem(where, f"missing column(s) {', '.join(missing)}; has {', '.join(table.column_names)}")],
+            "invalid dataset",
+        )
+
+
+def load_saved_table(location: Path, name: str, split: str) -> Any:
+    """``location/name`` written by ``DatasetDict.save_to_disk`` (or a single Dataset)."""
+    import datasets
+
+    path = location / name
+    if not path.exists():
+        raise InputError([Problem(str(path), "saved dataset not found")], "missing dataset")
+    loaded = datasets.load_from_disk(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        if split not in loaded:
+            raise InputError(
+                [Problem(str(path), f"no split {split!r}; has {', '.join(loaded.keys())}")], "missing split"
+            )
+        return loaded[split]
+    return loaded
+
+
+def load_hub_table(hub_id: str, config: str, split: str, revision: str | None) -> Any:
+    """A table from a `datasets` hub repository (config ``images`` or ``texts``)."""
+    import datasets
+
+    try:
+        return datasets.load_dataset(hub_id, config, split=split, revision=revision)
+    except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
+        raise InputError([Problem(hub_id, f"cannot load {config}/{split} from the hub: {exc}")]) from exc

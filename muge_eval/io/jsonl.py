@@ -1,0 +1,59 @@
+"""JSON Lines reading that keeps line numbers, so every problem can name its line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from muge_eval.errors import InputError, Problem
+
+UTF8_BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class JsonLine:
+    """One line of a JSONL file: its 1-based number and value, or why it did not parse."""
+
+    number: int
+    value: Any
+    error: str | None = None
+
+
+def open_text(path: Path, what: str = "file") -> str:
+    """Read a UTF-8 text file (a leading BOM is accepted and dropped)."""
+    if not path.exists():
+        raise InputError([Problem(str(path), f"{what} not found")], f"missing {what}")
+    if path.is_dir():
+        raise InputError([Problem(str(path), f"{what} is a directory, expected a file")], f"invalid {what}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(str(path), f"not UTF-8 text (byte {exc.start})")], f"invalid {what}") from exc
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"cannot read: {exc.strerror}")], f"invalid {what}") from exc
+    return text.removeprefix(UTF8_BOM)
+
+
+def iter_json_lines(path: Path, what: str = "file", allow_trailing_newline: bool = True) -> Iterator[JsonLine]:
+    """Each line parsed as JSON. A blank line is a problem, except at the very end of the file."""
+    text = open_text(path, what)
+    lines = text.split("\n")
+    if allow_trailing_newline and lines and lines[-1] == "":
+        lines.pop()
+    for number, raw in enumerate(lines, start=1):
+        raw = raw.rstrip("\r")
+        if not raw.strip():
+            yield JsonLine(number, None, "blank line (every line must be one JSON object)")
+            continue
+        try:
+            yield JsonLine(number, json.loads(raw))
+        except json.JSONDecodeError as exc:
+            yield JsonLine(number, None, f"not valid JSON ({exc.msg} at column {exc.colno})")
+
+
+def is_json_int(value: Any) -> bool:
+    """A JSON integer: ``True``/``False`` are not integers here, nor is ``1.0``."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,1 @@
+"""Metrics as small pure functions of predictions and gold data."""

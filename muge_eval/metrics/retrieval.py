@@ -1,0 +1,84 @@
+"""Retrieval metrics: the official MUGE recall rules, plus mAP@10 and nDCG@10.
+
+Every function takes, per query, the ranked predicted ids (best first) and the set of
+relevant ids. A query with no relevant ids stays in the denominator and scores zero, as
+in the official scorer. Recall values are percentages, as MUGE reports them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+
+Ranking = Sequence[int]
+Relevant = Collection[int]
+
+
+def hit_at_k(ranking: Ranking, relevant: Relevant, k: int) -> bool:
+    """True when any relevant id is among the first ``k`` predictions."""
+    return any(item in relevant for item in ranking[:k])
+
+
+def recall_at_k(rankings: Sequence[Ranking], relevants: Sequence[Relevant], k: int) -> float:
+    """Official R@k as a percentage: (hits / queries) * 100, in that order of operations."""
+    if len(rankings) != len(relevants):
+        raise ValueError("rankings and relevant sets differ in length")
+    if not rankings:
+        raise ValueError("recall over zero queries is undefined")
+    hits = sum(hit_at_k(r, rel, k) for r, rel in zip(rankings, relevants, strict=True))
+    return hits * 1.0 / len(rankings) * 100
+
+
+def official_recalls(hits1: int, hits5: int, hits10: int, queries: int) -> dict[str, float]:
+    """R@1, R@5, R@10 and mean recall with the official scorer's arithmetic.
+
+    The official script averages the three fractions and multiplies by 100 last; doing the
+    same keeps our numbers equal to its output bit for bit, not just to rounding.
+    """
+    if queries <= 0:
+        raise ValueError("recall over zero queries is undefined")
+    r1, r5, r10 = hits1 * 1.0 / queries, hits5 * 1.0 / queries, hits10 * 1.0 / queries
+    return {"r1": r1 * 100, "r5": r5 * 100, "r10": r10 * 100, "mean_recall": (r1 + r5 + r10) / 3.0 * 100}
+
+
+def mean_recall(r1: float, r5: float, r10: float) -> float:
+    """The MUGE main metric: the plain mean of R@1, R@5 and R@10."""
+    return (r1 + r5 + r10) / 3.0
+
+
+def average_precision_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> float:
+    """AP@k = (1 / min(|relevant|, k)) * sum over hit ranks i <= k of precision@i.
+
+    Repeated ids count once (the first time). Zero when nothing is relevant.
+    """
+    if not relevant:
+        return 0.0
+    hits = 0
+    total = 0.0
+    seen: set[int] = set()
+    for rank, item in enumerate(ranking[:k], start=1):
+        if item in relevant and item not in seen:
+            hits += 1
+            total += hits / rank
+        seen.add(item)
+    return total / min(len(relevant), k)
+
+
+def ndcg_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> float:
+    """Binary-gain nDCG@k: DCG = sum of 1/log2(rank + 1) over hits, over the ideal DCG."""
+    if not relevant:
+        return 0.0
+    seen: set[int] = set()
+    dcg = 0.0
+    for rank, item in enumerate(ranking[:k], start=1):
+        if item in relevant and item not in seen:
+            dcg += 1.0 / math.log2(rank + 1)
+        seen.add(item)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(relevant), k) + 1))
+    return dcg / ideal
+
+
+def mean_over_queries(values: Sequence[float]) -> float:
+    if not values:
+        raise ValueError("mean over zero queries is undefined")
+    return 100.0 * math.fsum(values) / len(values)

@@ -1,0 +1,1 @@
+"""Model adapters: the small protocols a model implements to be evaluated."""

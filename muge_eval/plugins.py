@@ -1,0 +1,84 @@
+"""The registries of one session: built-in entries (lazy import paths), task cards from
+the built-in and user directories, and third-party entry points."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from muge_eval.cards import TaskCard, builtin_tasks_dir, find_card_files, load_card
+from muge_eval.registry import Registry
+
+# name -> (import path, one-line summary). Imported only when used.
+BUILTIN_TASK_TYPES = {
+    "retrieval": ("muge_eval.retrieval.task:RetrievalTask", "text-image retrieval, Recall@k and mean recall"),
+}
+BUILTIN_MODELS = {
+    "random": (
+        "muge_eval.models.random_baseline:RandomRetrieval",
+        "retrieval: seeded random embeddings, the chance baseline",
+    ),
+    "features": (
+        "muge_eval.models.features:PrecomputedFeatures",
+        "retrieval: precomputed embeddings (Chinese-CLIP *_feat.jsonl or .npy + ids)",
+    ),
+}
+BUILTIN_METRICS = {
+    "recall_at_k": ("muge_eval.metrics.retrieval:recall_at_k", "retrieval: official R@k (%)"),
+    "mean_recall": ("muge_eval.metrics.retrieval:mean_recall", "retrieval: (R@1 + R@5 + R@10) / 3"),
+    "map_at_10": ("muge_eval.metrics.retrieval:average_precision_at_k", "retrieval: average precision at 10"),
+    "ndcg_at_10": ("muge_eval.metrics.retrieval:ndcg_at_k", "retrieval: binary-gain nDCG at 10"),
+}
+BUILTIN_TOKENIZERS: dict[str, tuple[str, str]] = {}
+
+
+@dataclass(frozen=True)
+class Registries:
+    tasks: Registry[TaskCard]
+    task_types: Registry[Any]
+    models: Registry[Any]
+    metrics: Registry[Callable[..., Any]]
+    tokenizers: Registry[Any]
+
+
+def _fill(registry: Registry[Any], entries: dict[str, tuple[str, str]]) -> Registry[Any]:
+    for name, (path, summary) in entries.items():
+        registry.add(name, path, summary)
+    return registry
+
+
+def _card_summary(card: TaskCard) -> str:
+    first = card.description.splitlines()[0] if card.description else ""
+    return f"{card.type}: {first}".rstrip(": ")
+
+
+def _task_registry(tasks_dirs: Iterable[Path]) -> Registry[TaskCard]:
+    registry: Registry[TaskCard] = Registry("task", "muge_eval.tasks")
+    # User directories first, so a user's card may shadow a built-in one of the same name.
+    for directory in [*tasks_dirs, builtin_tasks_dir()]:
+        for path in find_card_files(directory):
+            card = load_card(path)
+            if card.name not in registry:
+                registry.add(card.name, functools.partial(lambda c: c, card), _card_summary(card), str(path))
+    return registry
+
+
+def build_registries(tasks_dirs: Iterable[Path] = ()) -> Registries:
+    return Registries(
+        tasks=_task_registry(tasks_dirs),
+        task_types=_fill(Registry("task type", "muge_eval.task_types"), BUILTIN_TASK_TYPES),
+        models=_fill(Registry("model", "muge_eval.models"), BUILTIN_MODELS),
+        metrics=_fill(Registry("metric", "muge_eval.metrics"), BUILTIN_METRICS),
+        tokenizers=_fill(Registry("tokenizer", "muge_eval.tokenizers"), BUILTIN_TOKENIZERS),
+    )
+
+
+def resolve_card(registries: Registries, name: str) -> TaskCard:
+    """A card by name; an entry-point plugin may hand a TaskCard or the path of a card file."""
+    found = registries.tasks.get(name)
+    if isinstance(found, (str, Path)):
+        return load_card(Path(found))
+    return found

@@ -1,0 +1,1 @@
+"""Text-image retrieval: data layouts, submissions, exact top-k ranking, scoring."""

@@ -1,0 +1,79 @@
+"""Score a checked retrieval submission against gold queries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from muge_eval.errors import InputError, Problem
+from muge_eval.metrics.retrieval import average_precision_at_k, hit_at_k, ndcg_at_k, official_recalls
+from muge_eval.retrieval.gold import GoldQueries
+from muge_eval.retrieval.submission import RetrievalSubmission
+
+RECALL_KEYS = ("r1", "r5", "r10", "mean_recall")
+RANK_KEYS = ("map10", "ndcg10")
+
+
+@dataclass(frozen=True)
+class RetrievalScore:
+    metrics: Mapping[str, float]
+    samples: tuple[Mapping[str, Any], ...]
+
+
+def score_rankings(gold: GoldQueries, submission: RetrievalSubmission) -> RetrievalScore:
+    """Official recalls over every gold query (empty relevant sets count as misses)."""
+    if gold.relevant is None:
+        raise InputError([Problem(gold.file, "this split has no answers, so it cannot be scored")])
+    hits = {1: 0, 5: 0, 10: 0}
+    ap_total = 0.0
+    ndcg_total = 0.0
+    samples: list[Mapping[str, Any]] = []
+    for query_id in gold.ids:
+        ranking = submission.rankings[query_id]
+        relevant = gold.relevant[query_id]
+        query_hits = {k: hit_at_k(ranking, relevant, k) for k in hits}
+        for k, hit in query_hits.items():
+            hits[k] += hit
+        ap = average_precision_at_k(ranking, relevant, 10)
+        ndcg = ndcg_at_k(ranking, relevant, 10)
+        ap_total += ap
+        ndcg_total += ndcg
+        samples.append(
+            {
+                "query_id": query_id,
+                "predicted": list(ranking),
+                "relevant": sorted(relevant),
+                "hit1": query_hits[1],
+                "hit5": query_hits[5],
+                "hit10": query_hits[10],
+                "ap10": ap,
+                "ndcg10": ndcg,
+            }
+        )
+    n = len(gold.ids)
+    metrics = official_recalls(hits[1], hits[5], hits[10], n)
+    metrics["map10"] = ap_total / n * 100
+    metrics["ndcg10"] = ndcg_total / n * 100
+    return RetrievalScore(metrics, tuple(samples))
+
+
+def tianchi_success(metrics: Mapping[str, float]) -> dict[str, Any]:
+    """The official scorer's output object for a scored submission."""
+    score = metrics["mean_recall"]
+    return {
+        "success": True,
+        "score": score,
+        "scoreJson": {
+            "score": score,
+            "mean_recall": score,
+            "r1": metrics["r1"],
+            "r5": metrics["r5"],
+            "r10": metrics["r10"],
+        },
+    }
+
+
+def tianchi_failure(message: str) -> dict[str, Any]:
+    """The official scorer's output object for a refused submission."""
+    return {"errorDetail": message, "errorMsg": message, "score": 0, "scoreJson": {}, "success": False}

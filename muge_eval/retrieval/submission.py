@@ -1,0 +1,93 @@
+"""Retrieval submissions: the official scorer's validation rules, without its bugs.
+
+Rules (REFERENCE.md): every line one JSON object with an integer query id and a list of
+exactly 10 distinct integer ids; every gold query present. Unlike the official script we
+list every problem at once, name the right line, accept a UTF-8 BOM, and refuse a query
+that appears twice (naming both lines) instead of letting the later line win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from muge_eval.errors import ProblemList
+from muge_eval.io.jsonl import is_json_int, iter_json_lines
+from muge_eval.retrieval.gold import GoldQueries
+from muge_eval.retrieval.schema import TOP_K, DirectionFields
+
+
+@dataclass(frozen=True)
+class RetrievalSubmission:
+    file: str
+    direction: str
+    rankings: Mapping[int, tuple[int, ...]]
+    ignored_queries: int
+
+
+def _key(obj: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    return next((k for k in keys if k in obj), None)
+
+
+def _check_ranking(ids: Any, list_key: str, query_id: int, line: int, problems: ProblemList) -> bool:
+    if not isinstance(ids, list):
+        problems.add(f"must be a list, got {type(ids).__name__} (query {query_id})", line, list_key)
+        return False
+    ok = True
+    if len(ids) != TOP_K:
+        problems.add(f"must hold exactly {TOP_K} ids, got {len(ids)} (query {query_id})", line, list_key)
+        ok = False
+    bad = [(rank, v) for rank, v in enumerate(ids, start=1) if not is_json_int(v)]
+    for rank, value in bad:
+        problems.add(f"rank {rank} is {value!r}, not an integer (query {query_id})", line, list_key)
+    if bad:
+        return False
+    repeated = sorted({v for v in ids if ids.count(v) > 1})
+    if repeated:
+        problems.add(f"duplicate ids {repeated} (query {query_id})", line, list_key)
+        ok = False
+    return ok
+
+
+def read_submission(path: Path, gold: GoldQueries, fields: DirectionFields) -> RetrievalSubmission:
+    """Parse and check a submission against the gold queries; raise every problem at once."""
+    problems = ProblemList(str(path))
+    rankings: dict[int, tuple[int, ...]] = {}
+    first_line: dict[int, int] = {}
+    id_name = fields.query_keys[0]
+    list_name = fields.list_keys[0]
+    for line in iter_json_lines(path, "submission"):
+        if line.error:
+            problems.add(line.error, line.number)
+            continue
+        obj = line.value
+        if not isinstance(obj, dict):
+            problems.add("each line must be a JSON object", line.number)
+            continue
+        id_key = _key(obj, fields.query_keys)
+        list_key = _key(obj, fields.list_keys)
+        if id_key is None:
+            problems.add("missing (" + " or ".join(fields.query_keys) + ")", line.number, id_name)
+            continue
+        query_id = obj[id_key]
+        if not is_json_int(query_id):
+            problems.add(f"must be an integer, got {query_id!r}", line.number, id_key)
+            continue
+        if list_key is None:
+            problems.add(f"missing (query {query_id})", line.number, list_name)
+            continue
+        if query_id in first_line:
+            problems.add(f"query {query_id} also on line {first_line[query_id]}", line.number, id_key)
+            continue
+        first_line[query_id] = line.number
+        if _check_ranking(obj[list_key], list_key, query_id, line.number, problems):
+            rankings[query_id] = tuple(obj[list_key])
+    missing = [q for q in gold.ids if q not in first_line]
+    if missing:
+        problems.add(f"{len(missing)} gold queries have no line: {', '.join(map(str, missing))}", None, id_name)
+    problems.raise_if_any(f"invalid submission {path.name}")
+    gold_ids = set(gold.ids)
+    ignored = sum(1 for q in first_line if q not in gold_ids)
+    return RetrievalSubmission(str(path), fields.direction, rankings, ignored)
