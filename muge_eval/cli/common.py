@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,3 +51,37 @@ def registries_for(tasks_dirs: tuple[Path, ...]) -> Registries:
 def quiet_flag(ctx: click.Context) -> bool:
     root = ctx.find_root()
     return bool(root.obj and root.obj.get("quiet"))
+
+
+@dataclass(frozen=True)
+class TaskOptionFlag:
+    """A named CLI flag that becomes a task option (``--tokenizer jieba`` -> ``tokenizer``).
+
+    ``--task-args k=v`` reaches the same options; a flag is the documented spelling.
+    """
+
+    flag: str
+    option: str
+    help: str
+
+
+# One line per task-type option that deserves its own flag on `run`, `score` and `validate`.
+TASK_OPTION_FLAGS: tuple[TaskOptionFlag, ...] = ()
+
+
+def task_option_flags(func: F) -> F:
+    for spec in reversed(TASK_OPTION_FLAGS):
+        func = click.option(spec.flag, f"flag_{spec.option}", default=None, help=spec.help)(func)
+    return func
+
+
+def collect_task_options(task_args: str, flags: dict[str, Any]) -> dict[str, str]:
+    """Options from ``--task-args`` and the named flags; a flag wins over the same key."""
+    from muge_eval.models.args import parse_key_values
+
+    options = parse_key_values(task_args, "--task-args")
+    for spec in TASK_OPTION_FLAGS:
+        value = flags.get(f"flag_{spec.option}")
+        if value is not None:
+            options[spec.option] = value
+    return options

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from muge_eval.cli.common import quiet_flag, registries_for, tasks_dir_option
+from muge_eval.cli.common import collect_task_options, quiet_flag, registries_for, task_option_flags, tasks_dir_option
 from muge_eval.models.args import parse_key_values
 from muge_eval.progress import Progress
 from muge_eval.runner import ModelRequest, load_task, run_evaluation, safe_name
@@ -57,6 +58,7 @@ def print_metrics(document: dict[str, object]) -> None:
     help="Cache directory for converted datasets (default: the `datasets` cache).",
 )
 @tasks_dir_option
+@task_option_flags
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -74,6 +76,7 @@ def run_command(
     task_args: str,
     cache_dir: Path | None,
     tasks_dirs: tuple[Path, ...],
+    **flags: Any,
 ) -> None:
     """Evaluate a model on a task and write results.json plus predictions.
 
@@ -87,7 +90,7 @@ def run_command(
           --model-args image_features=valid_imgs.img_feat.jsonl,text_features=valid_texts.txt_feat.jsonl
     """
     registries = registries_for(tasks_dirs)
-    task_options = parse_key_values(task_args, "--task-args")
+    task_options = collect_task_options(task_args, flags)
     task = load_task(registries, task_name, task_options)
     config = RunConfig(
         split=split or task.card.default_split,

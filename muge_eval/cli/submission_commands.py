@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from muge_eval.cli.common import registries_for, tasks_dir_option
+from muge_eval.cli.common import collect_task_options, registries_for, task_option_flags, tasks_dir_option
 from muge_eval.cli.run_command import print_metrics
 from muge_eval.errors import InputError
-from muge_eval.models.args import parse_key_values
 from muge_eval.results import build_results, write_results
 from muge_eval.retrieval.scoring import tianchi_failure, tianchi_success
 from muge_eval.runner import load_task, score_outcome, write_json
@@ -31,7 +30,7 @@ def common_submission_options(func):  # type: ignore[no-untyped-def]
         help="Retrieval direction of the submission (default: the card's first).",
     )(func)
     func = click.option("--task-args", default="", help="Task options as k=v,...")(func)
-    return tasks_dir_option(func)
+    return task_option_flags(tasks_dir_option(func))
 
 
 @click.command("validate")
@@ -47,6 +46,7 @@ def validate_command(
     direction: str | None,
     task_args: str,
     tasks_dirs: tuple[Path, ...],
+    **flags: Any,
 ) -> None:
     """Check a submission without scoring it: every problem, with file, line and field.
 
@@ -54,7 +54,7 @@ def validate_command(
     Example:
       muge-eval validate --task muge-retrieval pred.jsonl --gold MR_valid_queries.jsonl
     """
-    task = load_task(registries_for(tasks_dirs), task_name, parse_key_values(task_args, "--task-args"))
+    task = load_task(registries_for(tasks_dirs), task_name, collect_task_options(task_args, flags))
     gold_data = task.load_gold(split or task.card.default_split, data_dir, gold, direction)
     task.read_submission(gold_data, predictions, direction)
     click.echo(f"{predictions}: valid submission for {task.card.name}")
@@ -88,6 +88,7 @@ def score_command(
     direction: str | None,
     task_args: str,
     tasks_dirs: tuple[Path, ...],
+    **flags: Any,
 ) -> None:
     """Score a submission against gold data.
 
@@ -97,7 +98,7 @@ def score_command(
       muge-eval score --task muge-retrieval --gold MR_valid_queries.jsonl --predictions pred.jsonl \\
           --format tianchi --output score.json
     """
-    task = load_task(registries_for(tasks_dirs), task_name, parse_key_values(task_args, "--task-args"))
+    task = load_task(registries_for(tasks_dirs), task_name, collect_task_options(task_args, flags))
     chosen_split = split or task.card.default_split
     try:
         outcome = score_outcome(task, gold, predictions, chosen_split, data_dir, direction)
