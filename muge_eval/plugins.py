@@ -15,6 +15,7 @@ from muge_eval.registry import Registry
 # name -> (import path, one-line summary). Imported only when used.
 BUILTIN_TASK_TYPES = {
     "retrieval": ("muge_eval.retrieval.task:RetrievalTask", "text-image retrieval, Recall@k and mean recall"),
+    "caption": ("muge_eval.caption.task:CaptionTask", "image captioning, BLEU/ROUGE-L/CIDEr-D on Chinese tokens"),
 }
 BUILTIN_MODELS = {
     "random": (
@@ -25,14 +26,31 @@ BUILTIN_MODELS = {
         "muge_eval.models.features:PrecomputedFeatures",
         "retrieval: precomputed embeddings (Chinese-CLIP *_feat.jsonl or .npy + ids)",
     ),
+    "hf-captioner": (
+        "muge_eval.caption.adapters.hf_captioner:HFCaptioner",
+        "caption: local/hub transformers image-to-text",
+    ),
+    "openai-chat": (
+        "muge_eval.caption.adapters.openai_chat:OpenAIChatCaptioner",
+        "caption: OpenAI-compatible chat server",
+    ),
+    "human": ("muge_eval.caption.adapters.human:HumanBaseline", "caption: one reference held out vs the rest"),
 }
 BUILTIN_METRICS = {
     "recall_at_k": ("muge_eval.metrics.retrieval:recall_at_k", "retrieval: official R@k (%)"),
     "mean_recall": ("muge_eval.metrics.retrieval:mean_recall", "retrieval: (R@1 + R@5 + R@10) / 3"),
     "map_at_10": ("muge_eval.metrics.retrieval:average_precision_at_k", "retrieval: average precision at 10"),
     "ndcg_at_10": ("muge_eval.metrics.retrieval:ndcg_at_k", "retrieval: binary-gain nDCG at 10"),
+    "bleu": ("muge_eval.caption.metrics:bleu", "caption: BLEU-1..4, corpus level (pycocoevalcap arithmetic)"),
+    "rouge_l": ("muge_eval.caption.metrics:rouge_l", "caption: ROUGE-L F-measure, beta 1.2"),
+    "cider_d": ("muge_eval.caption.metrics:cider_d", "caption: CIDEr-D, idf from the scored references"),
+    "meteor": ("muge_eval.caption.metrics:meteor", "caption: METEOR 1.5 via java (character match on Chinese)"),
 }
-BUILTIN_TOKENIZERS: dict[str, tuple[str, str]] = {}
+BUILTIN_TOKENIZERS: dict[str, tuple[str, str]] = {
+    "char": ("muge_eval.caption.tokenizers:CharTokenizer", "MUGE rule: one token per Chinese character / ASCII run"),
+    "jieba": ("muge_eval.caption.tokenizers:JiebaTokenizer", "jieba 0.42.1 precise mode, HMM, private dictionary"),
+    "whitespace": ("muge_eval.caption.tokenizers:WhitespaceTokenizer", "already segmented text"),
+}
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,14 @@ class TaskOptionFlag:
 
 
 # One line per task-type option that deserves its own flag on `run`, `score` and `validate`.
-TASK_OPTION_FLAGS: tuple[TaskOptionFlag, ...] = ()
+TASK_OPTION_FLAGS: tuple[TaskOptionFlag, ...] = (
+    TaskOptionFlag("--tokenizer", "tokenizer", "Caption tokenizer: char (MUGE default), jieba, whitespace."),
+    TaskOptionFlag(
+        "--metrics",
+        "metrics",
+        "Caption metrics, comma-separated (default bleu1,bleu2,bleu3,bleu4,rouge_l,cider_d; meteor on request).",
+    ),
+)
 
 
 def task_option_flags(func: F) -> F:

@@ -108,7 +108,11 @@ def score_command(
             write_json(output, tianchi_failure(exc.format()))
         raise
     if output_format == "tianchi":
-        document = tianchi_success(dict(outcome.metrics))
+        # A task type may define its own Tianchi-style object; retrieval's is the official one.
+        task_tianchi = getattr(task, "tianchi_success", None)
+        document = (
+            task_tianchi(dict(outcome.metrics)) if callable(task_tianchi) else tianchi_success(dict(outcome.metrics))
+        )
         if output is not None:
             write_json(output, document)
         print_metrics({"metrics": document["scoreJson"], "main_metric": "score"})

@@ -1,0 +1,105 @@
+"""Tokenize, score and describe: from captions and references to a TaskOutcome's parts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from muge_eval.caption.metrics import DEFAULT_METRICS, check_metric_names, join_tokens, score_sentences
+from muge_eval.caption.tokenizers import CaptionTokenizer, tokenize_all
+from muge_eval.environment import package_version
+from muge_eval.specs import MetricInfo
+
+SCALE = 100.0
+MAIN_METRIC = "cider_d"
+METRIC_DESCRIPTIONS = {
+    "bleu1": "BLEU-1, corpus level, closest reference length, no smoothing (x100)",
+    "bleu2": "BLEU-2, corpus level, closest reference length, no smoothing (x100)",
+    "bleu3": "BLEU-3, corpus level, closest reference length, no smoothing (x100)",
+    "bleu4": "BLEU-4, corpus level, closest reference length, no smoothing (x100)",
+    "rouge_l": "ROUGE-L F-measure (beta 1.2) against the best reference, mean over images (x100)",
+    "cider_d": "CIDEr-D (sigma 6, clipped, x10), idf from this set's references, mean over images (x100)",
+    "meteor": "METEOR 1.5 (-l en -norm); on Chinese a character exact-match score (x100)",
+}
+
+
+@dataclass(frozen=True)
+class ScoredCaptions:
+    metrics: Mapping[str, float]
+    samples: tuple[Mapping[str, Any], ...]
+    protocol: Mapping[str, Any]
+    timings: Mapping[str, float]
+
+
+def parse_metrics_option(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return DEFAULT_METRICS
+    names = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return check_metric_names([str(n).strip() for n in names if str(n).strip()])
+
+
+def metric_infos(names: Sequence[str]) -> dict[str, MetricInfo]:
+    return {name: MetricInfo(True, "percent", METRIC_DESCRIPTIONS[name]) for name in names}
+
+
+def main_metric(names: Sequence[str]) -> str:
+    return MAIN_METRIC if MAIN_METRIC in names else names[0]
+
+
+def scoring_protocol(tokenizer: CaptionTokenizer, metrics: Sequence[str], num_images: int) -> dict[str, Any]:
+    return {
+        "tokenizer": tokenizer.describe(),
+        "metrics": list(metrics),
+        "scale": "x100",
+        "scorer": "pycocoevalcap 1.2 Bleu(4)/Rouge()/Cider() arithmetic on space-joined tokens, "
+        "no PTB tokenizer, no SPICE",
+        "cider_document_frequency": f"from the references of the {num_images} images scored",
+        "versions": {
+            "pycocoevalcap": package_version("pycocoevalcap") or "not installed",
+            "jieba": package_version("jieba") or "not installed",
+        },
+    }
+
+
+def score_captions(
+    ids: Sequence[str],
+    captions: Mapping[str, str],
+    references: Mapping[str, Sequence[str]],
+    tokenizer: CaptionTokenizer,
+    metrics: Sequence[str],
+) -> ScoredCaptions:
+    """Metrics (x100) over ``ids`` and one sample record per image with its own scores."""
+    started = time.perf_counter()
+    hyp_texts = [captions[i] for i in ids]
+    ref_texts = [list(references[i]) for i in ids]
+    flat_refs = [r for refs in ref_texts for r in refs]
+    tokens = tokenize_all(tokenizer, hyp_texts + flat_refs)
+    hyp_tokens = tokens[: len(hyp_texts)]
+    ref_tokens: list[list[list[str]]] = []
+    position = len(hyp_texts)
+    for refs in ref_texts:
+        ref_tokens.append(tokens[position : position + len(refs)])
+        position += len(refs)
+    tokenized = time.perf_counter()
+    values = score_sentences(
+        [join_tokens(t) for t in hyp_tokens], [[join_tokens(t) for t in refs] for refs in ref_tokens], metrics
+    )
+    scored = time.perf_counter()
+    samples = tuple(
+        {
+            "image_id": image_id,
+            "caption": hyp_texts[index],
+            "caption_tokens": hyp_tokens[index],
+            "references": ref_texts[index],
+            **{name: values.per_image[name][index] * SCALE for name in values.per_image},
+        }
+        for index, image_id in enumerate(ids)
+    )
+    return ScoredCaptions(
+        metrics={name: value * SCALE for name, value in values.corpus.items()},
+        samples=samples,
+        protocol=scoring_protocol(tokenizer, list(values.corpus), len(ids)),
+        timings={"tokenize_s": tokenized - started, "score_s": scored - tokenized},
+    )

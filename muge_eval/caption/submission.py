@@ -1,0 +1,114 @@
+"""Caption submissions: MUGE jsonl ``{"image_id", "text"}`` lines and the AI Challenger
+JSON list of ``{"image_id", "caption"}``.
+
+Every problem is reported at once with its line (or list index) and field: unparsable
+lines, missing, repeated and unknown image ids, captions that are not strings. An empty
+caption is allowed; it is counted and the count is reported with the scores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from muge_eval.caption.gold import CaptionGold, aic_image_id
+from muge_eval.errors import InputError, Problem, ProblemList
+from muge_eval.io.jsonl import iter_json_lines, open_text
+
+
+@dataclass(frozen=True)
+class CaptionSubmission:
+    file: str
+    captions: Mapping[str, str]
+    empty: int
+
+    def empty_ids(self) -> list[str]:
+        return [i for i, text in self.captions.items() if not text.strip()]
+
+
+def _finish(
+    path: Path, gold: CaptionGold, captions: dict[str, str], where: dict[str, str], problems: ProblemList
+) -> CaptionSubmission:
+    gold_ids = set(gold.ids)
+    unknown = [i for i in captions if i not in gold_ids]
+    for image_id in unknown:
+        problems.add(f"image {image_id} is not in the gold file {Path(gold.file).name}", None, where[image_id])
+    missing = [i for i in gold.ids if i not in captions]
+    if missing:
+        shown = ", ".join(missing[:20]) + (f" ... ({len(missing) - 20} more)" if len(missing) > 20 else "")
+        problems.add(f"{len(missing)} gold images have no caption: {shown}", None, "image_id")
+    problems.raise_if_any(f"invalid submission {path.name}")
+    ordered = {i: captions[i] for i in gold.ids}
+    return CaptionSubmission(str(path), ordered, sum(1 for t in ordered.values() if not t.strip()))
+
+
+def read_muge_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
+    problems = ProblemList(str(path))
+    captions: dict[str, str] = {}
+    where: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for line in iter_json_lines(path, "submission"):
+        if line.error:
+            problems.add(line.error, line.number)
+            continue
+        obj = line.value
+        if not isinstance(obj, dict):
+            problems.add("each line must be a JSON object", line.number)
+            continue
+        image_id = obj.get("image_id")
+        if not isinstance(image_id, str) or not image_id:
+            problems.add(f"must be a non-empty string, got {image_id!r}", line.number, "image_id")
+            continue
+        if image_id in first_line:
+            problems.add(f"image {image_id} also on line {first_line[image_id]}", line.number, "image_id")
+            continue
+        first_line[image_id] = line.number
+        if "text" not in obj:
+            problems.add(f"missing (image {image_id})", line.number, "text")
+            continue
+        text = obj["text"]
+        if not isinstance(text, str):
+            problems.add(f"must be a string, got {type(text).__name__} (image {image_id})", line.number, "text")
+            continue
+        captions[image_id] = text
+        where[image_id] = f"line {line.number}: image_id"
+    return _finish(path, gold, captions, where, problems)
+
+
+def read_aic_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
+    try:
+        document: Any = json.loads(open_text(path, "submission"))
+    except json.JSONDecodeError as exc:
+        raise InputError([Problem(str(path), f"not valid JSON ({exc.msg})", exc.lineno)], "invalid submission") from exc
+    if not isinstance(document, list):
+        raise InputError(
+            [Problem(str(path), "must be a JSON list of {image_id, caption} objects")], "invalid submission"
+        )
+    problems = ProblemList(str(path))
+    captions: dict[str, str] = {}
+    where: dict[str, str] = {}
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(document):
+        at = f"[{index}]"
+        if not isinstance(entry, dict):
+            problems.add("must be an object", None, at)
+            continue
+        raw_id = entry.get("image_id")
+        if not isinstance(raw_id, str) or not raw_id:
+            problems.add(f"must be a non-empty string, got {raw_id!r}", None, f"{at}.image_id")
+            continue
+        image_id = aic_image_id(raw_id)
+        if image_id in first_index:
+            problems.add(f"image {raw_id} also at [{first_index[image_id]}]", None, f"{at}.image_id")
+            continue
+        first_index[image_id] = index
+        text = entry.get("caption")
+        if not isinstance(text, str):
+            problems.add(f"must be a string, got {type(text).__name__} (image {raw_id})", None, f"{at}.caption")
+            continue
+        captions[image_id] = text
+        where[image_id] = f"{at}.image_id"
+    return _finish(path, gold, captions, where, problems)
