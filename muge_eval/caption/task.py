@@ -203,6 +203,7 @@ class CaptionTask(TaskType):
         timings = {"load_s": time.perf_counter() - started}
         started = time.perf_counter()
         extra: dict[str, Any] = {}
+        references: Mapping[str, Sequence[str]]
         if isinstance(model, ReferenceBaseline):
             if gold.references is None:
                 raise UsageError(f"the human baseline needs reference captions; split {config.split} has none")

@@ -219,4 +219,4 @@ def build_tokenizer(name: str) -> CaptionTokenizer:
     tokenizer = factory() if callable(factory) else factory
     if not callable(getattr(tokenizer, "tokenize", None)):
         raise UsageError(f"tokenizer {name!r} has no tokenize(text) method")
-    return tokenizer  # type: ignore[no-any-return]
+    return tokenizer
