@@ -1,0 +1,149 @@
+"""Shared helpers of the caption tests: a tiny captioning checkpoint, a local fake
+OpenAI-compatible server, and small caption data sets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+CHARS = list("红色蓝黑白绿黄粉连衣裙恤手提包保温杯帽子台灯抱枕雨伞条纹波点格简约时尚款")
+
+
+def make_tiny_captioner(directory: Path, seed: int = 0) -> Path:
+    """A randomly initialised ViT + BERT-decoder VisionEncoderDecoder with a Chinese
+    character vocabulary, saved like a user's checkpoint."""
+    import torch
+    from transformers import (
+        BertConfig,
+        BertTokenizer,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
+    )
+
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *CHARS]
+    vocab_file = directory / "vocab.txt"
+    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(str(vocab_file))
+    encoder = ViTConfig(
+        image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37
+    )
+    decoder = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        is_decoder=True,
+        add_cross_attention=True,
+    )
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id = tokenizer.cls_token_id
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.sep_token_id
+    torch.manual_seed(seed)
+    model = VisionEncoderDecoderModel(config)
+    model.generation_config.decoder_start_token_id = tokenizer.cls_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.sep_token_id
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(directory)
+    return directory
+
+
+def jpeg(colour: tuple[int, int, int], size: int = 40) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def write_muge_split(directory: Path, references: dict[str, list[str]] | None, count: int = 6) -> list[str]:
+    """IC_valid.tsv/jsonl with ``count`` images (or the ids of ``references``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if references is None:
+        references = {
+            hashlib.md5(str(i).encode()).hexdigest(): [f"红色连衣裙{i}", f"简约红色裙子{i}号", "时尚款"]
+            for i in range(count)
+        }
+    ids = list(references)
+    (directory / "IC_valid.tsv").write_text(
+        "".join(f"{i}\t{base64.b64encode(jpeg((n * 40 % 256, 80, 120))).decode()}\n" for n, i in enumerate(ids)),
+        encoding="utf-8",
+    )
+    (directory / "IC_valid.jsonl").write_text(
+        "".join(json.dumps({"image_id": i, "text": refs}, ensure_ascii=False) + "\n" for i, refs in references.items()),
+        encoding="utf-8",
+    )
+    return ids
+
+
+@contextmanager
+def fake_chat_server(behaviour: Callable[[int, dict[str, Any]], Any]) -> Iterator[dict[str, Any]]:
+    """A local OpenAI-compatible server. ``behaviour(n, payload)`` for the n-th request
+    (from 0) returns an int status (an error answer), ``"drop"`` (close the connection
+    without answering), ``("slow", seconds, text)`` or the caption text."""
+    state: dict[str, Any] = {"requests": 0, "headers": [], "payloads": [], "lock": threading.Lock()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            payload = json.loads(body)
+            with state["lock"]:
+                number = state["requests"]
+                state["requests"] += 1
+                state["headers"].append(dict(self.headers))
+                state["payloads"].append(payload)
+            action = behaviour(number, payload)
+            if action == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if isinstance(action, int):
+                data = json.dumps({"error": {"message": f"status {action}"}}).encode()
+                self.send_response(action)
+                if action == 429:
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            if isinstance(action, tuple):
+                time.sleep(action[1])
+                action = action[2]
+            data = json.dumps(
+                {"choices": [{"message": {"role": "assistant", "content": action}}]}, ensure_ascii=False
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
