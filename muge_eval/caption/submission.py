@@ -30,13 +30,19 @@ class CaptionSubmission:
 
 
 def _finish(
-    path: Path, gold: CaptionGold, captions: dict[str, str], where: dict[str, str], problems: ProblemList
+    path: Path,
+    gold: CaptionGold,
+    captions: dict[str, str],
+    where: dict[str, str],
+    seen: set[str],
+    problems: ProblemList,
 ) -> CaptionSubmission:
+    """Unknown and missing ids; ``seen`` holds every id that had a line, valid or not."""
     gold_ids = set(gold.ids)
-    unknown = [i for i in captions if i not in gold_ids]
+    unknown = [i for i in where if i not in gold_ids]
     for image_id in unknown:
         problems.add(f"image {image_id} is not in the gold file {Path(gold.file).name}", None, where[image_id])
-    missing = [i for i in gold.ids if i not in captions]
+    missing = [i for i in gold.ids if i not in seen]
     if missing:
         shown = ", ".join(missing[:20]) + (f" ... ({len(missing) - 20} more)" if len(missing) > 20 else "")
         problems.add(f"{len(missing)} gold images have no caption: {shown}", None, "image_id")
@@ -66,6 +72,7 @@ def read_muge_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
             problems.add(f"image {image_id} also on line {first_line[image_id]}", line.number, "image_id")
             continue
         first_line[image_id] = line.number
+        where[image_id] = f"line {line.number}: image_id"
         if "text" not in obj:
             problems.add(f"missing (image {image_id})", line.number, "text")
             continue
@@ -74,8 +81,7 @@ def read_muge_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
             problems.add(f"must be a string, got {type(text).__name__} (image {image_id})", line.number, "text")
             continue
         captions[image_id] = text
-        where[image_id] = f"line {line.number}: image_id"
-    return _finish(path, gold, captions, where, problems)
+    return _finish(path, gold, captions, where, set(first_line), problems)
 
 
 def read_aic_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
@@ -105,10 +111,10 @@ def read_aic_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
             problems.add(f"image {raw_id} also at [{first_index[image_id]}]", None, f"{at}.image_id")
             continue
         first_index[image_id] = index
+        where[image_id] = f"{at}.image_id"
         text = entry.get("caption")
         if not isinstance(text, str):
             problems.add(f"must be a string, got {type(text).__name__} (image {raw_id})", None, f"{at}.caption")
             continue
         captions[image_id] = text
-        where[image_id] = f"{at}.image_id"
-    return _finish(path, gold, captions, where, problems)
+    return _finish(path, gold, captions, where, set(first_index), problems)

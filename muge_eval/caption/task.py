@@ -70,6 +70,7 @@ class CaptionTask(TaskType):
             raise UsageError(f"task card {card.name!r} has unknown option(s) {', '.join(unknown)}")
         settings = {**card.options, **self.options}
         self.tokenizer_name = str(settings.get("tokenizer") or card.options.get("default_tokenizer") or "char")
+        self._tokenizer = build_tokenizer(self.tokenizer_name)  # unknown names fail before any work
         self.metric_names = parse_metrics_option(settings.get("metrics"))
         unknown_main = [m for m in card.metrics if m not in ALL_METRICS]
         if unknown_main:
@@ -77,7 +78,7 @@ class CaptionTask(TaskType):
         self.cache_setting = settings.get("caption_cache")
 
     def tokenizer(self) -> CaptionTokenizer:
-        return build_tokenizer(self.tokenizer_name)
+        return self._tokenizer
 
     @property
     def aic(self) -> bool:
