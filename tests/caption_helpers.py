@@ -147,3 +147,37 @@ def fake_chat_server(behaviour: Callable[[int, dict[str, Any]], Any]) -> Iterato
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class ColourCaptioner:
+    """A deterministic captioning adapter for tests: names the dominant colour. With
+    ``die_after`` it SIGKILLs its own process after that many calls (a crashed run)."""
+
+    capabilities = frozenset({"caption"})
+
+    def __init__(self, die_after: int = 0, calls_file: str = ""):
+        self.die_after = die_after
+        self.calls_file = calls_file
+        self.calls = 0
+
+    def caption(self, images: list[Image.Image]) -> list[str]:
+        import os
+        import signal
+
+        if self.die_after and self.calls >= self.die_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.calls += 1
+        if self.calls_file:
+            with open(self.calls_file, "a", encoding="utf-8") as handle:
+                handle.write(f"{len(images)}\n")
+        out = []
+        for image in images:
+            r, g, b = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
+            out.append("红色连衣裙" if r > 100 else "简约裙子")
+        return out
+
+    def generation_settings(self) -> dict[str, Any]:
+        return {"rule": "dominant colour"}
+
+    def cache_identity(self) -> str:
+        return "colour-captioner-v1"

@@ -132,9 +132,7 @@ def test_meteor_matches_pycocoevalcap() -> None:
     ours = metrics.meteor(hyps, refs)
     scorer = Meteor()
     try:
-        score, per_image = scorer.compute_score(
-            {i: r for i, r in enumerate(refs)}, {i: [h] for i, h in enumerate(hyps)}
-        )
+        score, per_image = scorer.compute_score(dict(enumerate(refs)), {i: [h] for i, h in enumerate(hyps)})
     finally:
         scorer.meteor_p.kill()
         scorer.meteor_p.wait()

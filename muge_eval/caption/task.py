@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from muge_eval.caption.adapter import CaptionAdapter, ReferenceBaseline
+from muge_eval.caption.adapter import ReferenceBaseline
 from muge_eval.caption.cache import CaptionCache
 from muge_eval.caption.data import find_gold_file, is_aic, load_caption_data, read_gold
 from muge_eval.caption.gold import CaptionGold
@@ -52,6 +52,11 @@ def _check_captions(output: Any, expected: int, model: object) -> list[str]:
     if bad:
         raise UsageError(f"{type(model).__name__}.caption returned non-string captions ({bad[0]})")
     return list(output)
+
+
+def generation_settings(model: object) -> dict[str, Any]:
+    hook = getattr(model, "generation_settings", None)
+    return dict(hook()) if callable(hook) else {}
 
 
 class CaptionTask(TaskType):
@@ -143,10 +148,12 @@ class CaptionTask(TaskType):
         main = main_metric(self.metric_names)
         return {"success": True, "score": metrics[main], "scoreJson": {"score": metrics[main], **metrics}}
 
-    def _cache(self, model: CaptionAdapter, config: RunConfig) -> CaptionCache | None:
+    def _cache(self, model: Any, config: RunConfig) -> CaptionCache | None:
         if self.cache_setting == "off":
             return None
-        identity = model.cache_identity()
+        # Duck-typed adapters (not subclasses of CaptionAdapter) may leave these hooks out.
+        identity_hook = getattr(model, "cache_identity", None)
+        identity = identity_hook() if callable(identity_hook) else None
         if identity is None:
             return None
         if self.cache_setting:
@@ -156,12 +163,12 @@ class CaptionTask(TaskType):
         else:
             directory = default_cache_dir() / "captions"
         return CaptionCache(
-            directory, f"{type(model).__module__}.{type(model).__qualname__}:{identity}", model.generation_settings()
+            directory, f"{type(model).__module__}.{type(model).__qualname__}:{identity}", generation_settings(model)
         )
 
     def _generate(
         self,
-        model: CaptionAdapter,
+        model: Any,
         ids: Sequence[str],
         load: Callable[[Sequence[str]], list[Any]],
         config: RunConfig,
@@ -187,7 +194,7 @@ class CaptionTask(TaskType):
         return {i: done[i] for i in ids}
 
     def evaluate(self, model: ModelAdapter, config: RunConfig, progress: Progress) -> TaskOutcome:
-        if not isinstance(model, (CaptionAdapter, ReferenceBaseline)):
+        if not isinstance(model, ReferenceBaseline) and not callable(getattr(model, "caption", None)):
             raise UsageError(f"{type(model).__name__} does not implement the caption protocol")
         self.check_split(config.split)
         started = time.perf_counter()
