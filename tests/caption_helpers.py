@@ -172,7 +172,7 @@ class ColourCaptioner:
                 handle.write(f"{len(images)}\n")
         out = []
         for image in images:
-            r, g, b = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
+            r, _g, _b = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
             out.append("红色连衣裙" if r > 100 else "简约裙子")
         return out
 

@@ -77,8 +77,8 @@ def test_killed_run_resumes_from_cache_with_same_results(tmp_path: Path) -> None
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "killed" / "results.json").exists()
     assert calls.read_text().split() == ["3", "3"]  # two batches done before the kill
-    code, output = run_cli("run", *common, "--output-dir", str(tmp_path / "resumed"),
-                           "--model", "caption_helpers:ColourCaptioner", "--model-args", f"calls_file={calls}")  # fmt: skip
+    model = ["--model", "caption_helpers:ColourCaptioner", "--model-args", f"calls_file={calls}"]
+    code, output = run_cli("run", *common, "--output-dir", str(tmp_path / "resumed"), *model)
     assert code == 0, output
     assert calls.read_text().split() == ["3", "3", "3", "1"]  # only the 4 remaining images
     resumed = read_results(tmp_path / "resumed" / "results.json")
