@@ -84,7 +84,7 @@ def _tsv_loader(path: Path, gold: CaptionGold, cache_dir: Path | None) -> tuple[
     return load, sha
 
 
-def _directory_loader(directory: Path, gold: CaptionGold) -> Callable[[Sequence[str]], list[Image.Image]]:
+def _directory_loader(directory: Path) -> Callable[[Sequence[str]], list[Image.Image]]:
     def path_of(image_id: str) -> Path:
         for suffix in (".jpg", ".jpeg", ".png"):
             candidate = directory / f"{image_id}{suffix}"
@@ -114,7 +114,7 @@ def load_caption_data(
     if is_aic(data_format):
         images_dir = _only(directory, f"caption_{AIC_SPLITS.get(split, split)}_images*", "image directory", True)
         if need_images:
-            load = _directory_loader(images_dir, gold)
+            load = _directory_loader(images_dir)
         fingerprint = text_fingerprint(gold_path.name, gold_sha, images_dir.name)
         files: tuple[str, ...] = (gold_path.name, images_dir.name)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -13,7 +14,13 @@ from muge_eval.caption.cache import CaptionCache
 from muge_eval.caption.data import find_gold_file, is_aic, load_caption_data, read_gold
 from muge_eval.caption.gold import CaptionGold
 from muge_eval.caption.metrics import ALL_METRICS
-from muge_eval.caption.scoring import main_metric, metric_infos, parse_metrics_option, score_captions
+from muge_eval.caption.scoring import (
+    main_metric,
+    metric_infos,
+    parse_metrics_option,
+    score_captions,
+    scoring_protocol,
+)
 from muge_eval.caption.submission import CaptionSubmission, read_aic_submission, read_muge_submission
 from muge_eval.caption.tokenizers import CaptionTokenizer, build_tokenizer, default_cache_dir
 from muge_eval.errors import InputError, Problem, UsageError
@@ -108,7 +115,6 @@ class CaptionTask(TaskType):
         ids: Sequence[str],
         captions: Mapping[str, str],
         references: Mapping[str, Sequence[str]],
-        dataset: DatasetInfo,
         extra_protocol: Mapping[str, Any],
         notes: list[str],
     ) -> tuple[dict[str, float], tuple[Mapping[str, Any], ...], dict[str, Any], dict[str, float]]:
@@ -129,9 +135,7 @@ class CaptionTask(TaskType):
             fingerprint=files_fingerprint([Path(gold.file)]) if Path(gold.file).is_file() else "",
             num_items={"images": len(gold.ids)},
         )
-        metrics, samples, protocol, timings = self._outcome(
-            gold.ids, submission.captions, gold.references, info, {}, notes
-        )
+        metrics, samples, protocol, timings = self._outcome(gold.ids, submission.captions, gold.references, {}, notes)
         return TaskOutcome(
             dataset=info,
             metrics=metrics,
@@ -225,9 +229,7 @@ class CaptionTask(TaskType):
         writer = write_aic_predictions if self.aic else write_muge_predictions
         name = "predictions.json" if self.aic else "predictions.jsonl"
         predictions = (PredictionFile(name, "image_to_text", writer(captions)),)
-        dataset = DatasetInfo(
-            **{**data.info.recorded(), "num_items": {"images": len(ids)}, "files": tuple(data.info.files)}
-        )
+        dataset = dataclasses.replace(data.info, num_items={"images": len(ids)})
         if gold.references is None:
             notes.append(f"{config.split} has no reference captions: predictions written, not scored")
             return TaskOutcome(
@@ -235,13 +237,13 @@ class CaptionTask(TaskType):
                 {},
                 metric_infos(self.metric_names),
                 main_metric(self.metric_names),
-                {"tokenizer": self.tokenizer().describe(), **extra},
+                {**scoring_protocol(self.tokenizer(), self.metric_names, len(ids)), **extra},
                 (),
                 predictions,
                 timings,
                 tuple(notes),
             )
-        metrics, samples, protocol, score_timings = self._outcome(ids, captions, references, dataset, extra, notes)
+        metrics, samples, protocol, score_timings = self._outcome(ids, captions, references, extra, notes)
         return TaskOutcome(
             dataset=dataset,
             metrics=metrics,
