@@ -164,3 +164,42 @@ def test_caption_adapter_returning_wrong_count_is_an_error(tmp_path: Path) -> No
     task = CaptionTask(resolve_card(build_registries(), "muge-caption"), {"caption_cache": "off"})
     with pytest.raises(Exception, match="returned 1 captions for 3 images"):
         task.evaluate(Broken(), RunConfig("valid", batch_size=8, data_dir=data), Progress(quiet=True))
+
+
+def test_test_split_is_captioned_but_not_scored(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ids = write_muge_split(data, None, count=3)
+    (data / "IC_valid.tsv").rename(data / "IC_test.tsv")
+    (data / "IC_valid.jsonl").unlink()
+    (data / "IC_test.jsonl").write_text("".join(json.dumps({"image_id": i}) + "\n" for i in ids))
+    out = tmp_path / "run"
+    code, output = run_cli("run", "--task", "muge-caption", "--data-dir", str(data), "--split", "test",
+                           "--model", "caption_helpers:ColourCaptioner", "--task-args", "caption_cache=off",
+                           "--output-dir", str(out))  # fmt: skip
+    assert code == 0, output
+    document = read_results(out / "results.json")
+    assert document["metrics"] == {} and document["main_metric"] is None
+    assert document["protocol"]["tokenizer"]["name"] == "char"
+    assert any("not scored" in note for note in document["notes"])
+    assert [json.loads(line)["image_id"] for line in (out / "predictions.jsonl").read_text().splitlines()] == ids
+
+
+def test_aic_layout_run_reads_the_image_directory(tmp_path: Path) -> None:
+    from caption_helpers import jpeg
+
+    data = tmp_path / "aic"
+    images = data / "caption_validation_images_20170910"
+    images.mkdir(parents=True)
+    annotations = []
+    for n, colour in enumerate([(220, 30, 30), (20, 30, 200)]):
+        (images / f"img{n}.jpg").write_bytes(jpeg(colour))
+        annotations.append({"url": "", "image_id": f"img{n}.jpg", "caption": ["红色连衣裙很好看", "一条红色的连衣裙"]})
+    (data / "caption_validation_annotations_20170910.json").write_text(json.dumps(annotations, ensure_ascii=False))
+    out = tmp_path / "run"
+    code, output = run_cli("run", "--task", "aic-icc-caption", "--data-dir", str(data), "--model",
+                           "caption_helpers:ColourCaptioner", "--task-args", "caption_cache=off",
+                           "--output-dir", str(out))  # fmt: skip
+    assert code == 0, output
+    predictions = json.loads((out / "predictions.json").read_text(encoding="utf-8"))
+    assert predictions == [{"image_id": "img0", "caption": "红色连衣裙"}, {"image_id": "img1", "caption": "简约裙子"}]
+    assert read_results(out / "results.json")["protocol"]["tokenizer"]["name"] == "jieba"
