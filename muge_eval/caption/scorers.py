@@ -13,10 +13,7 @@ sentences) per image, each sentence a string of space-separated tokens.
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
-import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +26,10 @@ ROUGE_BETA = 1.2
 BLEU_SMALL = 1e-9
 BLEU_TINY = 1e-15
 
-Gram = tuple[str, ...]
+# An n-gram is its words joined by one space: tokens come from str.split(), so they hold no
+# space, the join is unambiguous and n-grams of different n never collide. Strings cache
+# their hash, which tuples do not: every later lookup of the n-gram is cheap.
+Gram = str
 # n-gram counts of one sentence, one dict per n (1..4), each in order of first occurrence.
 NgramCounts = tuple[dict[Gram, int], ...]
 
@@ -40,10 +40,19 @@ class BleuResult:
     per_image: tuple[tuple[float, ...], ...]  # per image, BLEU-1..4 of that sentence
 
 
-def ngram_counts(sentence: str, n: int = MAX_N) -> NgramCounts:
-    """n-gram counts of ``sentence.split()``, per n, in pycocoevalcap's insertion order."""
-    words = sentence.split()
-    return tuple(dict(Counter(zip(*[words[i:] for i in range(k)], strict=False))) for k in range(1, n + 1))
+def ngram_counts(sentence: str) -> NgramCounts:
+    """1- to 4-gram counts of ``sentence.split()``, per n, in pycocoevalcap's insertion
+    order (first occurrence), which fixes the order of its floating-point sums."""
+    w = sentence.split()
+    w1, w2 = w[1:], w[2:]
+    join = " ".join
+    counts: tuple[Counter[Gram], ...] = (
+        Counter(w),
+        Counter(map(join, zip(w, w1, strict=False))),
+        Counter(map(join, zip(w, w1, w2, strict=False))),
+        Counter(map(join, zip(w, w1, w2, w[3:], strict=False))),
+    )
+    return counts
 
 
 BleuComps = tuple[int, int, list[int], list[int]]
@@ -182,12 +191,16 @@ def cider_vector(counts: NgramCounts, idf: CiderIdf) -> CiderVector:
     bigrams as the length). Squares use pow(), as pycocoevalcap does: x*x can differ."""
     get = idf.idf.get
     ref_len = idf.ref_len
+    square = pow
     vec: list[dict[Gram, float]] = []
     norm: list[float] = []
     for per_n in counts:
         values = [term_freq * get(gram, ref_len) for gram, term_freq in per_n.items()]
         vec.append(dict(zip(per_n, values, strict=True)))
-        norm.append(math.sqrt(functools.reduce(operator.add, map(pow, values, itertools.repeat(2)), 0.0)))
+        total = 0.0
+        for value in values:
+            total += square(value, 2)
+        norm.append(math.sqrt(total))
     length = sum(counts[1].values()) if len(counts) > 1 else 0
     return vec, norm, length
 
