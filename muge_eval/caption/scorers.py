@@ -2,10 +2,12 @@
 
 The scores are those of ``Bleu(4)``, ``Rouge()`` and ``Cider()`` called directly on
 space-joined tokens (checked to 1e-12 by the tests, bit-for-bit by the benchmark), but
-computed faster: n-grams are counted once and shared by BLEU and CIDEr, idf values are
-computed once per n-gram, the longest common subsequence uses a bit-parallel algorithm,
-and images can be split over worker processes. Floating-point operations happen in the
-same order as in pycocoevalcap, so the results are identical, not just close.
+computed faster in one process: n-grams are counted once (as strings, whose hashes are
+cached) and shared by BLEU and CIDEr, each reference's tf-idf vector is built once, idf
+values are computed once per distinct document frequency, and the longest common
+subsequence uses a bit-parallel algorithm. Floating-point operations happen in the same
+order as in pycocoevalcap (squares with pow(), sums in n-gram insertion order), so the
+results are identical, not just close.
 
 Inputs are ``hypotheses[i]`` (one sentence) and ``references[i]`` (one or more
 sentences) per image, each sentence a string of space-separated tokens.
