@@ -188,7 +188,7 @@ class RetrievalTask(TaskType):
         timings["encode_texts_s"] = time.perf_counter() - started
         started = time.perf_counter()
         image_parts: list[npt.NDArray[np.float32]] = []
-        table, source = data.images, data.info.source
+        table, source = data.images, data.images_source
         for start, stop in progress.iterate(
             list(_batches(len(data.image_ids), config.batch_size)), None, "encode images", "batch"
         ):
