@@ -56,7 +56,7 @@ def test_fingerprint_follows_content(tmp_path: Path) -> None:
 def test_missing_split_names_the_expected_files(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     card = load_card(card_file(tmp_path))
-    with pytest.raises(InputError, match="MR_valid_imgs.tsv"):
+    with pytest.raises(InputError, match=r"MR_valid_imgs\.tsv"):
         load_retrieval_data(card, "valid", tmp_path / "data", None)
 
 

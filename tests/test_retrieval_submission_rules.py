@@ -50,10 +50,15 @@ def valid_lines() -> list[str]:
 
 
 def test_valid_submission_scores_like_the_official_algorithm(gold_path: Path, tmp_path: Path) -> None:
-    sub = write_lines(tmp_path / "sub.jsonl", [line(1, [50, *range(2, 11)]), line(2, [*range(11, 15), 7, *range(20, 25)]), line(3, TEN)])
+    sub = write_lines(
+        tmp_path / "sub.jsonl",
+        [line(1, [50, *range(2, 11)]), line(2, [*range(11, 15), 7, *range(20, 25)]), line(3, TEN)],
+    )
     gold = read_gold_queries(gold_path)
     result = score_rankings(gold, read_submission(sub, gold, TEXT_TO_IMAGE))
-    expected = official_scores({1: [1, 50], 2: [7], 3: []}, {1: [50, *range(2, 11)], 2: [*range(11, 15), 7, *range(20, 25)], 3: TEN})
+    expected = official_scores(
+        {1: [1, 50], 2: [7], 3: []}, {1: [50, *range(2, 11)], 2: [*range(11, 15), 7, *range(20, 25)], 3: TEN}
+    )
     for key, value in expected.items():
         assert result.metrics[key] == value  # bit for bit, not approximately
     assert result.metrics["r1"] == pytest.approx(100 / 3)
@@ -139,8 +144,12 @@ def test_extra_queries_are_ignored_and_counted(gold_path: Path, tmp_path: Path) 
     assert score_rankings(gold, parsed).metrics["r1"] == pytest.approx(100 / 3)
 
 
-def test_empty_relevant_list_counts_as_a_miss_and_ids_outside_the_pool_are_misses(gold_path: Path, tmp_path: Path) -> None:
-    sub = write_lines(tmp_path / "s.jsonl", [line(1, list(range(101, 111))), line(2, [7, *range(201, 210)]), line(3, TEN)])
+def test_empty_relevant_list_counts_as_a_miss_and_ids_outside_the_pool_are_misses(
+    gold_path: Path, tmp_path: Path
+) -> None:
+    sub = write_lines(
+        tmp_path / "s.jsonl", [line(1, list(range(101, 111))), line(2, [7, *range(201, 210)]), line(3, TEN)]
+    )
     gold = read_gold_queries(gold_path)
     metrics = score_rankings(gold, read_submission(sub, gold, TEXT_TO_IMAGE)).metrics
     assert metrics["r10"] == pytest.approx(100 / 3)
@@ -181,8 +190,18 @@ def test_image_to_text_fields(tmp_path: Path) -> None:
 
 def test_tianchi_objects() -> None:
     ok = tianchi_success({"r1": 10.0, "r5": 20.0, "r10": 30.0, "mean_recall": 20.0})
-    assert ok == {"success": True, "score": 20.0, "scoreJson": {"score": 20.0, "mean_recall": 20.0, "r1": 10.0, "r5": 20.0, "r10": 30.0}}
-    assert tianchi_failure("bad") == {"errorDetail": "bad", "errorMsg": "bad", "score": 0, "scoreJson": {}, "success": False}
+    assert ok == {
+        "success": True,
+        "score": 20.0,
+        "scoreJson": {"score": 20.0, "mean_recall": 20.0, "r1": 10.0, "r5": 20.0, "r10": 30.0},
+    }
+    assert tianchi_failure("bad") == {
+        "errorDetail": "bad",
+        "errorMsg": "bad",
+        "score": 0,
+        "scoreJson": {},
+        "success": False,
+    }
 
 
 def test_random_submissions_match_the_plain_official_algorithm(tmp_path: Path) -> None:
