@@ -43,7 +43,7 @@ def test_help_has_examples() -> None:
 
 def test_run_on_the_bundled_sample_then_score_its_predictions(tmp_path: Path) -> None:
     out_dir = tmp_path / "run"
-    code, out, err = invoke(
+    code, _, err = invoke(
         "run", "--task", "muge-retrieval-sample", "--model", "random", "--output-dir", str(out_dir), "--log-samples"
     )
     assert code == 0, err
