@@ -116,10 +116,10 @@ def run_topk(args: argparse.Namespace) -> None:
             s_our = np.sort(q[row].astype(np.float64) @ p[r["ids"][row]].astype(np.float64).T)
             real += not np.allclose(s_ref, s_our, rtol=0, atol=1e-6)
         agreement = "same" if len(differing) == 0 else f"{len(differing)} rows differ ({real} beyond 1e-6 near-ties)"
-        print(
-            f"{label:28s} {r['seconds']:9.2f} {r['seconds'] / faiss_seconds:8.2f}x "
-            f"{r['peak_rss_kib'] / 2**20:8.2f}GiB {(r['peak_rss_kib'] - r['inputs_rss_kib']) / 2**20:10.2f}GiB  {agreement}"
-        )
+        peak_gib = r["peak_rss_kib"] / 2**20
+        extra_gib = (r["peak_rss_kib"] - r["inputs_rss_kib"]) / 2**20
+        ratio = r["seconds"] / faiss_seconds
+        print(f"{label:28s} {r['seconds']:9.2f} {ratio:8.2f}x {peak_gib:8.2f}GiB {extra_gib:10.2f}GiB  {agreement}")
     print("targets: auto within 1.2x of faiss, peak RSS under 2 GiB")
 
 
