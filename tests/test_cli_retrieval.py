@@ -376,3 +376,18 @@ def test_installed_console_script_as_a_subprocess(tmp_path: Path) -> None:
         [script, "run", "--task", "muge-retrieval-sample"], capture_output=True, text=True, timeout=300
     )
     assert usage.returncode == 2
+
+
+def test_a_model_that_cannot_retrieve_is_refused_clearly(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "run",
+        "--task",
+        "muge-retrieval-sample",
+        "--model",
+        "tests_support_adapter:CaptionOnly",
+        "--output-dir",
+        str(tmp_path),
+    )
+    assert code == 2
+    assert "cannot do retrieval (it declares: caption)" in err
+    assert not (tmp_path / "results.json").exists()
