@@ -89,9 +89,7 @@ def results_document(
     return document
 
 
-def write_run(
-    directory: Path, document: dict[str, Any], samples: Sequence[dict[str, Any]] | None = None
-) -> Path:
+def write_run(directory: Path, document: dict[str, Any], samples: Sequence[dict[str, Any]] | None = None) -> Path:
     """A run folder as ``muge-eval run --log-samples`` writes it; returns the results path."""
     directory.mkdir(parents=True, exist_ok=True)
     document = dict(document)
@@ -117,9 +115,7 @@ def t2i_run(directory: Path, model: str, fid: float, is_mean: float) -> Path:
         "fid": {"higher_is_better": False, "unit": "score", "description": "Frechet Inception Distance"},
         "is_mean": {"higher_is_better": True, "unit": "score", "description": "Inception Score"},
     }
-    document = results_document(
-        model, {"fid": fid, "is_mean": is_mean}, info, T2I_TASK, "t2i", T2I_FP, "fid"
-    )
+    document = results_document(model, {"fid": fid, "is_mean": is_mean}, info, T2I_TASK, "t2i", T2I_FP, "fid")
     return write_run(directory, document)
 
 
@@ -136,9 +132,20 @@ def make_board(directory: Path, with_t2i: bool = False, **extra: Any) -> Path:
     ]
     if with_t2i:
         tasks.append(
-            {"name": T2I_TASK, "split": "valid", "main_metric": "fid", "columns": ["fid", "is_mean"], "fingerprints": [T2I_FP]}
+            {
+                "name": T2I_TASK,
+                "split": "valid",
+                "main_metric": "fid",
+                "columns": ["fid", "is_mean"],
+                "fingerprints": [T2I_FP],
+            }
         )
-    doc = {"title": "Test board", "description": "for tests", "tasks": tasks, "bootstrap": {"resamples": 200, "seed": 7}}
+    doc = {
+        "title": "Test board",
+        "description": "for tests",
+        "tasks": tasks,
+        "bootstrap": {"resamples": 200, "seed": 7},
+    }
     doc.update(extra)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "board.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")

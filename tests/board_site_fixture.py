@@ -11,7 +11,7 @@ from muge_eval.cli.main import main
 
 IMG_XSS = "<img src=x onerror=alert(1)>"
 SCRIPT_XSS = "</script><script>alert(2)</script>"
-FORMULA = "=HYPERLINK(\"http://evil\")"
+FORMULA = '=HYPERLINK("http://evil")'
 # model name -> retrieval rank codes (see retrieval_samples) and t2i (fid, is_mean), or None
 MODELS = {
     "alpha": ([0] * 30 + [3] * 10, (30.0, 9.0)),

@@ -28,7 +28,7 @@ OVERVIEW_ORDER = [IMG_XSS, "alpha", SCRIPT_XSS, FORMULA]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

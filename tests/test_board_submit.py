@@ -138,15 +138,19 @@ def test_corrupt_samples_file_is_refused_with_its_line(tmp_path: Path) -> None:
 def test_direction_must_agree_with_results_on_the_board(tmp_path: Path) -> None:
     board = make_board(tmp_path / "board")
     assert submit(retrieval_run(tmp_path / "a", "a", HITS), board)[0] == 0
-    run = _edit(retrieval_run(tmp_path / "b", "b", HITS), lambda d: d["metric_info"]["r1"].update(higher_is_better=False))
+    run = _edit(
+        retrieval_run(tmp_path / "b", "b", HITS), lambda d: d["metric_info"]["r1"].update(higher_is_better=False)
+    )
     code, output = submit(run, board)
     assert code == 1 and "higher_is_better disagrees" in output
 
 
 def test_board_ranges_override_the_unit_range(tmp_path: Path) -> None:
     board = make_board(tmp_path / "board")
-    text = (board / "board.yaml").read_text(encoding="utf-8").replace(
-        "  title: Retrieval\n", "  title: Retrieval\n  ranges:\n    r1: [0, 10]\n"
+    text = (
+        (board / "board.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  title: Retrieval\n", "  title: Retrieval\n  ranges:\n    r1: [0, 10]\n")
     )
     (board / "board.yaml").write_text(text, encoding="utf-8")
     code, output = submit(retrieval_run(tmp_path / "run", "m", HITS), board)
@@ -158,9 +162,18 @@ def test_board_ranges_override_the_unit_range(tmp_path: Path) -> None:
     [
         ("title: x\ntasks: []\n", "tasks: must be a non-empty list"),
         ("title: x\ncolour: red\ntasks: []\n", "colour: unknown key"),
-        (f"title: x\ntasks:\n  - name: t\n    split: valid\n    main_metric: m\n    fingerprints: [{RETRIEVAL_FP}]\n    sort: up\n", "tasks[0].sort: unknown key"),
-        ("title: x\ntasks:\n  - name: t\n    split: valid\n    main_metric: m\n", "tasks[0].fingerprints: must be a non-empty list"),
-        ("title: x\nbootstrap: {resamples: 5}\ntasks:\n  - {name: t, split: v, main_metric: m, fingerprints: [f]}\n", "bootstrap.resamples"),
+        (
+            f"title: x\ntasks:\n  - {{name: t, split: v, main_metric: m, fingerprints: [{RETRIEVAL_FP}], sort: up}}\n",
+            "tasks[0].sort: unknown key",
+        ),
+        (
+            "title: x\ntasks:\n  - name: t\n    split: valid\n    main_metric: m\n",
+            "tasks[0].fingerprints: must be a non-empty list",
+        ),
+        (
+            "title: x\nbootstrap: {resamples: 5}\ntasks:\n  - {name: t, split: v, main_metric: m, fingerprints: [f]}\n",
+            "bootstrap.resamples",
+        ),
         ("[unclosed\n", "not valid YAML"),
     ],
 )
