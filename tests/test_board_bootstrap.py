@@ -65,6 +65,9 @@ def test_a_per_item_field_named_like_the_metric_is_used_when_it_reproduces() -> 
     found = sample_values("caption", "rouge_l", 60.0, samples)
     assert isinstance(found, SampleValues) and found.scale == 100.0 and found.keys == ("a", "b")
     assert isinstance(sample_values("t2i", "rouge_l", 0.6, samples), SampleValues)
+    nested = [{"image_id": "a", "scores": {"clip_score": 30.0}}, {"image_id": "b", "scores": {"clip_score": 20.0}}]
+    found = sample_values("t2i", "clip_score", 25.0, nested)
+    assert isinstance(found, SampleValues) and found.scale == 1.0
 
 
 def test_samples_that_do_not_reproduce_the_metric_give_no_interval() -> None:

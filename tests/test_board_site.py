@@ -102,3 +102,24 @@ def test_build_reports_an_invalid_file_placed_on_the_board_by_hand(tmp_path: Pat
     assert result.exit_code == 1
     assert "bad.json" in result.output and "required property" in result.output
     assert not (tmp_path / "site").exists()
+
+
+def test_http_model_urls_become_escaped_links(tmp_path: Path) -> None:
+    board = make_board(tmp_path / "board")
+    run = retrieval_run(tmp_path / "run", "linked", [0, 1, 2, 3])
+    document = json.loads(run.read_text(encoding="utf-8"))
+    document["model"]["url"] = 'https://example.com/m?a=1&b="><script>'
+    run.write_text(json.dumps(document), encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(main, ["submit", str(run), "--board", str(board)]).exit_code == 0
+    assert runner.invoke(main, ["leaderboard", "build", str(board), "--out", str(tmp_path / "site")]).exit_code == 0
+    page = (tmp_path / "site" / "tasks" / "muge-retrieval-sample.html").read_text(encoding="utf-8")
+    link = '<a href="https://example.com/m?a=1&amp;b=&#34;&gt;&lt;script&gt;" rel="noopener noreferrer nofollow">'
+    assert link in page
+
+
+def test_an_empty_board_builds(tmp_path: Path) -> None:
+    board = make_board(tmp_path / "board", with_t2i=True)
+    result = CliRunner().invoke(main, ["leaderboard", "build", str(board), "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    assert "No results yet" in (tmp_path / "site" / "tasks" / "t2i-sample.html").read_text(encoding="utf-8")

@@ -40,6 +40,8 @@ SET_LEVEL: Mapping[str, str] = {
 # Fields that identify an item, tried in order, to pair two models' samples.
 KEY_FIELDS = ("query_id", "image_id", "img_id", "text_id", "id")
 SCALES = (100.0, 1.0)
+# Objects inside a sample that may hold its per-item scores.
+NESTED_GROUPS = ("scores", "metrics")
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,21 @@ def _keys(samples: Sequence[Mapping[str, Any]]) -> tuple[Any, ...] | None:
     return None
 
 
+def _field(sample: Mapping[str, Any], field: str) -> Any:
+    """A sample's value for ``field``: at the top level, or in a nested scores/metrics object."""
+    if field in sample:
+        return sample[field]
+    for group in NESTED_GROUPS:
+        nested = sample.get(group)
+        if isinstance(nested, Mapping) and field in nested:
+            return nested[field]
+    return None
+
+
 def _columns(samples: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> npt.NDArray[np.float64] | None:
     rows = []
     for sample in samples:
-        row = [_number(sample.get(field)) for field in fields]
+        row = [_number(_field(sample, field)) for field in fields]
         if any(v is None for v in row):
             return None
         rows.append(sum(v for v in row if v is not None) / len(row))
