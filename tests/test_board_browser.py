@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import json
 import shutil
 import threading
@@ -20,10 +21,13 @@ from board_site_fixture import FORMULA, IMG_XSS, SCRIPT_XSS, build_board_site
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="needs Chromium: apt-get install -y chromium chromium-driver",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="needs Chromium: apt-get install -y chromium chromium-driver",
+    ),
+    pytest.mark.skipif(importlib.util.find_spec("selenium") is None, reason="needs selenium: pip install selenium"),
+]
 OVERVIEW_ORDER = [IMG_XSS, "alpha", SCRIPT_XSS, FORMULA]
 
 
@@ -48,7 +52,7 @@ def server(site: Path) -> Iterator[str]:
 
 
 def make_driver(profile: Path, javascript: bool = True) -> Any:
-    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
