@@ -122,5 +122,7 @@ def score_command(
     if output is not None:
         write_results(output, results)
     print_metrics(results)
+    for note in results.get("notes", []):
+        click.echo(f"note: {note}", err=True)
     if output is not None:
         click.echo(f"results: {output}")

@@ -31,7 +31,9 @@ def inception_score(
     for i in range(splits):
         lo, hi = i * n // splits, (i + 1) * n // splits
         chunk_p, chunk_log_p = p[lo:hi], log_p[lo:hi]
-        log_q = np.log(chunk_p.mean(axis=0, keepdims=True))
+        q = chunk_p.mean(axis=0, keepdims=True)
+        # q = 0 only where every p of the chunk is 0: those terms are 0 * finite = 0.
+        log_q = np.log(np.where(q > 0, q, 1.0))
         kl = (chunk_p * (chunk_log_p - log_q)).sum(axis=1).mean()
         scores.append(float(np.exp(kl)))
     return float(np.mean(scores)), float(np.std(scores))
