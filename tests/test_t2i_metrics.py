@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import linalg, special, stats
@@ -9,11 +11,13 @@ from scipy import linalg, special, stats
 from muge_eval.t2i.agreement import clip_scores, draw_distractors, r_precision
 from muge_eval.t2i.fid import (
     feature_statistics,
+    fid_from_features,
     frechet_distance,
     frechet_distance_sqrtm,
     load_stats,
     save_stats,
     trace_sqrt_product,
+    trace_sqrt_product_gram,
 )
 from muge_eval.t2i.inception_score import inception_score
 
@@ -35,7 +39,9 @@ def test_fid_of_sampled_gaussians_approaches_known_answer() -> None:
     x = rng.standard_normal((200_000, 5))
     y = rng.standard_normal((200_000, 5)) + m
     sx, sy = feature_statistics(x), feature_statistics(y)
-    assert frechet_distance(sx.mu, sx.sigma, sy.mu, sy.sigma) == pytest.approx(float(m @ m), abs=0.015)  # ~3 sampling sd
+    assert frechet_distance(sx.mu, sx.sigma, sy.mu, sy.sigma) == pytest.approx(
+        float(m @ m), abs=0.015
+    )  # ~3 sampling sd
 
 
 @pytest.mark.parametrize(("n", "d"), [(300, 64), (80, 64)])  # full rank and rank-deficient
@@ -51,6 +57,24 @@ def test_fid_matches_scipy_sqrtm_formula(n: int, d: int) -> None:
     assert ours == pytest.approx(reference, rel=1e-6)
     assert frechet_distance_sqrtm(sx.mu, sx.sigma, sy.mu, sy.sigma) == pytest.approx(reference, rel=1e-12)
     assert trace_sqrt_product(sx.sigma, sy.sigma) == pytest.approx(float(np.trace(covmean)), rel=1e-6)
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its sqrtm(disp=False) is deprecated in SciPy 1.17
+        assert ours == pytest.approx(float(calculate_frechet_distance(sx.mu, sx.sigma, sy.mu, sy.sigma)), rel=1e-6)
+
+
+@pytest.mark.parametrize("n", [5, 40, 70])
+def test_gram_form_matches_sqrtm(n: int) -> None:
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, 64)) * 2 + 1
+    real = feature_statistics(rng.standard_normal((200, 64)) @ rng.standard_normal((64, 64)) * 0.2)
+    sx = feature_statistics(x)
+    covmean = np.real(linalg.sqrtm(sx.sigma @ real.sigma))
+    assert trace_sqrt_product_gram(x, real.sigma) == pytest.approx(float(np.trace(covmean)), rel=1e-6)
+    assert fid_from_features(x, real) == pytest.approx(
+        frechet_distance_sqrtm(sx.mu, sx.sigma, real.mu, real.sigma), rel=1e-6
+    )
 
 
 def test_statistics_are_float64_with_n_minus_1(tmp_path) -> None:

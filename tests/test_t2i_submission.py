@@ -29,7 +29,7 @@ def test_both_description_spellings(tmp_path: Path) -> None:
     assert real_images_beside(path) == tmp_path / "a" / "T2I_valid.img.tsv"
     gold = load_gold(path, real_images_beside(path))
     assert gold.ids == tuple(ids) and gold.fingerprint.startswith("sha256:")
-    with pytest.raises(InputError, match="T2I_test.text.tsv or T2I_test.txt.tsv"):
+    with pytest.raises(InputError, match=r"T2I_test\.text\.tsv or T2I_test\.txt\.tsv"):
         description_file(tmp_path / "a", "test")
 
 

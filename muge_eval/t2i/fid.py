@@ -4,6 +4,7 @@ FID = |mu1 - mu2|^2 + Tr(S1) + Tr(S2) - 2 Tr sqrt(S1 S2), statistics in float64 
 covariances over n - 1. Tr sqrt(S1 S2) is computed from eigenvalues: S1 S2 is similar to
 the symmetric positive semi-definite sqrt(S1) S2 sqrt(S1), whose eigenvalues' square
 roots sum to the trace. Two symmetric eigen-decompositions replace scipy's ``sqrtm``.
+With fewer generated images than dimensions, the n x n Gram form is used instead.
 """
 
 from __future__ import annotations
@@ -57,6 +58,29 @@ def frechet_distance(mu1: Array, sigma1: Array, mu2: Array, sigma2: Array) -> fl
 
 def fid_from_stats(a: GaussianStats, b: GaussianStats) -> float:
     return frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+
+
+def trace_sqrt_product_gram(features: npt.ArrayLike, sigma2: Array) -> float:
+    """Tr sqrt(S1 S2) where S1 is the covariance of ``features`` (n, d), through the n x n
+    matrix X S2 X^T / (n - 1) (X centred): S1 S2 = X^T X S2 / (n - 1) has the same non-zero
+    eigenvalues. Exact, and much cheaper than the d x d form when n < d."""
+    matrix = np.asarray(features, dtype=np.float64)
+    centred = matrix - matrix.mean(axis=0)
+    gram = centred @ sigma2 @ centred.T / (matrix.shape[0] - 1)
+    eigen = np.linalg.eigvalsh((gram + gram.T) / 2)
+    return float(np.sqrt(np.clip(eigen, 0.0, None)).sum())
+
+
+def fid_from_features(features: npt.ArrayLike, reference: GaussianStats) -> float:
+    """FID of a feature matrix against reference statistics; uses the n x n form when the
+    matrix has fewer rows than dimensions."""
+    matrix = np.asarray(features, dtype=np.float64)
+    stats = feature_statistics(matrix)
+    if matrix.shape[0] >= matrix.shape[1] or stats.mu.shape != reference.mu.shape:
+        return fid_from_stats(stats, reference)
+    diff = stats.mu - reference.mu
+    trace = trace_sqrt_product_gram(matrix, reference.sigma)
+    return max(float(diff @ diff + np.trace(stats.sigma) + np.trace(reference.sigma) - 2.0 * trace), 0.0)
 
 
 def frechet_distance_sqrtm(mu1: Array, sigma1: Array, mu2: Array, sigma2: Array) -> float:

@@ -81,6 +81,7 @@ def load_fid_inception(weights: InceptionWeights, device: str = "cpu") -> Any:
             ],
             "wrong Inception weights",
         ) from exc
+    net.requires_grad_(False)
     return net.eval().to(device)
 
 

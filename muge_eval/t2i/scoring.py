@@ -22,7 +22,7 @@ from muge_eval.fingerprint import text_fingerprint
 from muge_eval.progress import Progress
 from muge_eval.t2i.agreement import R_PRECISION_CANDIDATES, R_PRECISION_SEED, clip_scores, r_precision
 from muge_eval.t2i.data import T2IGold, iter_real_images
-from muge_eval.t2i.fid import GaussianStats, feature_statistics, fid_from_stats, load_stats, save_stats
+from muge_eval.t2i.fid import GaussianStats, feature_statistics, fid_from_features, load_stats, save_stats
 from muge_eval.t2i.inception import RESIZE_MODES, RESOLUTION, InceptionExtractor, chunked
 from muge_eval.t2i.inception_score import IS_SHUFFLE_SEED, IS_SPLITS, inception_score
 from muge_eval.t2i.weights import check_weights, find_weights, missing_weights_message, muge_cache_root
@@ -126,10 +126,10 @@ def inception_metrics(
     if len(gold.ids) < 2:
         parts.notes.append("FID needs at least 2 generated images; skipped")
         return
-    parts.metrics["fid"] = fid_from_stats(feature_statistics(generated.pool), real)
+    parts.metrics["fid"] = fid_from_features(generated.pool, real)
     parts.protocol["fid"] = {
         "statistics": "float64, covariance over n - 1",
-        "trace_sqrt": "eigenvalues of sqrt(S1) S2 sqrt(S1)",
+        "trace_sqrt": "eigenvalues of sqrt(S1) S2 sqrt(S1), or of X S2 X^T / (n - 1) when n < d",
         "real_images": real.count,
         "generated_images": len(gold.ids),
         "real_stats_cached": cached,
