@@ -78,6 +78,7 @@ def test_generation_resumes_after_a_killed_run(tmp_path: Path) -> None:
     outcome = task.evaluate(resumed, config, Progress(quiet=True))
     assert len(resumed.calls) == 2  # only the two images the killed run did not write
     assert any("4 image(s) reused" in n for n in outcome.notes)
+    assert any("not 256x256 (6 at 32x32)" in n for n in outcome.notes)  # muge-t2i expects 256x256
     out = tmp_path / "predictions.tsv"
     outcome.predictions[0].write(out)
     submission = read_submission(out, tuple(ids), (32, 32))
@@ -136,6 +137,28 @@ def test_run_sample_task_with_procedural_and_random_judge(tmp_path: Path) -> Non
     assert list(read_submission(out / "predictions.tsv", tuple(sample_ids), (256, 256)).entries) == sample_ids
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(samples) == 40 and {"img_id", "description", "clip_score", "r_precision_hit"} <= set(samples[0])
+
+
+def test_unknown_judge_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--task",
+            "muge-t2i-sample",
+            "--model",
+            "procedural",
+            "--judge",
+            "randm",
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        env=NO_WEIGHTS_ENV,
+    )
+    assert result.exit_code == 2 and "random" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run" / "results.json").exists()
 
 
 def test_predictions_adapter_scores_existing_files(tmp_path: Path) -> None:

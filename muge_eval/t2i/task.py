@@ -167,6 +167,21 @@ class T2ITask(TaskType):
         bar.close()
         return store, seeds, len(gold.ids) - len(todo)
 
+    def _size_notes(self, paths: Sequence[Path]) -> list[str]:
+        """A note when generated sizes differ from the size the card's submissions expect."""
+        expected = parse_image_size(self._option("image_size", "any"))
+        if expected is None:
+            return []
+        sizes: dict[tuple[int, int], int] = {}
+        for path in paths:
+            with Image.open(path) as image:  # reads the header only
+                sizes[image.size] = sizes.get(image.size, 0) + 1
+        other = {size: n for size, n in sizes.items() if size != expected}
+        if not other:
+            return []
+        listed = ", ".join(f"{n} at {w}x{h}" for (w, h), n in sorted(other.items()))
+        return [f"generated images are not {expected[0]}x{expected[1]} ({listed}): validate will flag the submission"]
+
     def evaluate(self, model: ModelAdapter, config: RunConfig, progress: Progress) -> TaskOutcome:
         if not isinstance(model, GeneratorAdapter):
             raise UsageError(f"{type(model).__name__} does not implement the generator protocol")
@@ -190,6 +205,7 @@ class T2ITask(TaskType):
             timings["generate_s"] = time.perf_counter() - started
             if reused:
                 notes.append(f"{reused} image(s) reused from {store.root} (same model, prompt, seed, settings)")
+            notes.extend(self._size_notes([store.path(gold.texts[i], seeds[i]) for i in gold.ids]))
 
             def read_png(image_id: str) -> bytes:
                 return store.path(gold.texts[image_id], seeds[image_id]).read_bytes()
