@@ -44,11 +44,14 @@ def test_fid_of_sampled_gaussians_approaches_known_answer() -> None:
     )  # ~3 sampling sd
 
 
-@pytest.mark.parametrize(("n", "d"), [(300, 64), (80, 64)])  # full rank and rank-deficient
-def test_fid_matches_scipy_sqrtm_formula(n: int, d: int) -> None:
-    rng = np.random.default_rng(n)
+# Both covariances positive definite (Cholesky of S1), S1 singular (Cholesky of S2), both
+# singular (eigendecomposition).
+@pytest.mark.parametrize(("n", "ny"), [(300, 300), (30, 300), (30, 40)])
+def test_fid_matches_scipy_sqrtm_formula(n: int, ny: int) -> None:
+    d = 64
+    rng = np.random.default_rng(n + ny)
     x = rng.standard_normal((n, d)) @ rng.standard_normal((d, d)) * 0.3
-    y = rng.standard_normal((n, d)) * 1.5 + 0.2
+    y = rng.standard_normal((ny, d)) * 1.5 + 0.2
     sx, sy = feature_statistics(x), feature_statistics(y)
     ours = frechet_distance(sx.mu, sx.sigma, sy.mu, sy.sigma)
     covmean = np.real(linalg.sqrtm(sx.sigma @ sy.sigma))

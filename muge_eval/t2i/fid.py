@@ -1,10 +1,11 @@
 """Fréchet distance between two Gaussians fitted to Inception features.
 
 FID = |mu1 - mu2|^2 + Tr(S1) + Tr(S2) - 2 Tr sqrt(S1 S2), statistics in float64 with
-covariances over n - 1. Tr sqrt(S1 S2) is computed from eigenvalues: S1 S2 is similar to
-the symmetric positive semi-definite sqrt(S1) S2 sqrt(S1), whose eigenvalues' square
-roots sum to the trace. Two symmetric eigen-decompositions replace scipy's ``sqrtm``.
-With fewer generated images than dimensions, the n x n Gram form is used instead.
+covariances over n - 1. Tr sqrt(S1 S2) is computed from eigenvalues: S1 S2 is similar to a
+symmetric positive semi-definite matrix (L^T S2 L with S1 = L L^T, or sqrt(S1) S2 sqrt(S1)
+when S1 is singular), whose eigenvalues' square roots sum to the trace. A Cholesky factor
+and one symmetric eigenvalue problem replace scipy's ``sqrtm``. With fewer generated
+images than dimensions, the n x n Gram form is used instead.
 """
 
 from __future__ import annotations
@@ -33,15 +34,28 @@ def feature_statistics(features: npt.ArrayLike) -> GaussianStats:
     return GaussianStats(matrix.mean(axis=0), np.cov(matrix, rowvar=False), int(matrix.shape[0]))
 
 
+def _sqrt_eigenvalue_sum(matrix: Array) -> float:
+    eigen = np.linalg.eigvalsh((matrix + matrix.T) / 2)
+    return float(np.sqrt(np.clip(eigen, 0.0, None)).sum())
+
+
 def trace_sqrt_product(sigma1: Array, sigma2: Array) -> float:
-    """Tr sqrt(S1 S2) for symmetric positive semi-definite S1, S2."""
+    """Tr sqrt(S1 S2) for symmetric positive semi-definite S1, S2.
+
+    S1 S2 has the eigenvalues of the symmetric L^T S2 L where S1 = L L^T (Cholesky), or,
+    when neither matrix is numerically positive definite, of sqrt(S1) S2 sqrt(S1).
+    """
     s1 = (sigma1 + sigma1.T) / 2
     s2 = (sigma2 + sigma2.T) / 2
+    for left, right in ((s1, s2), (s2, s1)):
+        try:
+            factor = np.linalg.cholesky(left)
+        except np.linalg.LinAlgError:
+            continue
+        return _sqrt_eigenvalue_sum(factor.T @ right @ factor)
     values, vectors = np.linalg.eigh(s1)
     root = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
-    middle = root @ s2 @ root
-    eigen = np.linalg.eigvalsh((middle + middle.T) / 2)
-    return float(np.sqrt(np.clip(eigen, 0.0, None)).sum())
+    return _sqrt_eigenvalue_sum(root @ s2 @ root)
 
 
 def frechet_distance(mu1: Array, sigma1: Array, mu2: Array, sigma2: Array) -> float:
@@ -66,9 +80,7 @@ def trace_sqrt_product_gram(features: npt.ArrayLike, sigma2: Array) -> float:
     eigenvalues. Exact, and much cheaper than the d x d form when n < d."""
     matrix = np.asarray(features, dtype=np.float64)
     centred = matrix - matrix.mean(axis=0)
-    gram = centred @ sigma2 @ centred.T / (matrix.shape[0] - 1)
-    eigen = np.linalg.eigvalsh((gram + gram.T) / 2)
-    return float(np.sqrt(np.clip(eigen, 0.0, None)).sum())
+    return _sqrt_eigenvalue_sum(centred @ sigma2 @ centred.T / (matrix.shape[0] - 1))
 
 
 def fid_from_features(features: npt.ArrayLike, reference: GaussianStats) -> float:

@@ -129,7 +129,7 @@ def inception_metrics(
     parts.metrics["fid"] = fid_from_features(generated.pool, real)
     parts.protocol["fid"] = {
         "statistics": "float64, covariance over n - 1",
-        "trace_sqrt": "eigenvalues of sqrt(S1) S2 sqrt(S1), or of X S2 X^T / (n - 1) when n < d",
+        "trace_sqrt": "eigenvalues of L^T S2 L (S1 = L L^T), sqrt(S1) S2 sqrt(S1) if singular, X S2 X^T/(n-1) if n < d",
         "real_images": real.count,
         "generated_images": len(gold.ids),
         "real_stats_cached": cached,
