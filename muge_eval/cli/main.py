@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -26,6 +27,9 @@ def main(ctx: click.Context, quiet: bool) -> None:
       muge-eval score --task muge-retrieval --gold MR_valid_queries.jsonl --predictions pred.jsonl
     """
     ctx.obj = {"quiet": quiet}
+    if quiet:
+        # `datasets` reads this when it is first imported (lazily, after this point).
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 @main.command("tasks")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from muge_eval.cli.common import collect_task_options, registries_for, task_option_flags, tasks_dir_option
+from muge_eval.cli.common import F, collect_task_options, registries_for, task_option_flags, tasks_dir_option
 from muge_eval.cli.run_command import print_metrics
 from muge_eval.errors import InputError
 from muge_eval.results import build_results, write_results
@@ -15,7 +15,7 @@ from muge_eval.retrieval.scoring import tianchi_failure, tianchi_success
 from muge_eval.runner import load_task, score_outcome, write_json
 
 
-def common_submission_options(func):  # type: ignore[no-untyped-def]
+def common_submission_options(func: F) -> F:
     func = click.option("--task", "task_name", required=True, help="Task name or card file.")(func)
     func = click.option("--split", default=None, help="Split the gold data comes from (default: the card's).")(func)
     func = click.option(

@@ -208,7 +208,7 @@ class SplitEncoder:
                 yield index, Chunk(rows, np.ones(len(rows), dtype=np.bool_))
 
     def _lazy_image_chunks(self, plan: ChunkPlan, missing: list[int]) -> Iterator[tuple[int, Chunk]]:
-        table, source, chunks = self.data.images, self.data.info.source, plan.chunks()
+        table, source, chunks = self.data.images, self.data.images_source, plan.chunks()
         dim: int | None = None
         with self._bar(plan, missing, "encode images") as bar:
             for index in missing:
@@ -281,6 +281,6 @@ def bad_image_problems(data: RetrievalData, rows: Sequence[int], transform: Any)
         message = decode_error(record.get("bytes") if isinstance(record, dict) else None, transform)
         line = int(lines[int(row)]) if lines is not None else int(row) + 1
         problems.append(
-            Problem(data.info.source, f"image {data.image_ids[row]}: {message or 'cannot decode image'}", line, "image")
+            Problem(data.images_source, f"image {data.image_ids[row]}: {message or 'cannot decode image'}", line, "image")
         )
     return problems

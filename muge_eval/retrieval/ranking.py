@@ -52,10 +52,16 @@ def _topk_rows_tie_exact(scores: FloatMatrix, k: int) -> IndexMatrix:
         return np.broadcast_to(np.arange(n_cols, dtype=np.int64), (n_rows, n_cols)).copy()
     # kth largest value per row; everything strictly above it is in, then the earliest ties.
     kth = np.partition(scores, n_cols - k, axis=1)[:, n_cols - k]
-    above = scores > kth[:, None]
-    need = k - above.sum(axis=1)
+    chosen = scores > kth[:, None]
+    need = k - chosen.sum(axis=1)
     equal = scores == kth[:, None]
-    chosen = above | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
+    # Rows with more boundary ties than places keep the earliest ones; the running count
+    # is computed only for those rows (rare on real embeddings).
+    crowded = np.nonzero(equal.sum(axis=1) > need)[0]
+    if len(crowded):
+        earliest = np.cumsum(equal[crowded], axis=1, dtype=np.int32) <= need[crowded, None]
+        equal[crowded] &= earliest
+    chosen |= equal
     _, cols = np.nonzero(chosen)
     return cols.reshape(n_rows, k).astype(np.int64)
 
@@ -163,7 +169,8 @@ def exact_topk(
     chunk = max(1, block_elements // max(1, candidates.shape[1] * q.shape[1] * 2))
     for start in range(0, len(q), chunk):
         cand = candidates[start : start + chunk]
-        exact = np.einsum("qd,qkd->qk", q[start : start + chunk].astype(np.float64), p[cand].astype(np.float64))
+        vectors = p[cand].astype(np.float64)  # (queries, candidates, dim)
+        exact = np.matmul(vectors, q[start : start + chunk].astype(np.float64)[:, :, None])[..., 0]
         order = np.lexsort((cand, -exact), axis=1)[:, :keep]
         indices[start : start + chunk] = np.take_along_axis(cand, order, 1)
         scores[start : start + chunk] = np.take_along_axis(exact, order, 1)
