@@ -30,13 +30,15 @@ class RunConfig:
     chunk_size: int = 2048
 
     def recorded(self) -> dict[str, Any]:
-        return {
+        recorded: dict[str, Any] = {
             "split": self.split,
             "batch_size": self.batch_size,
             "seed": self.seed,
             "limit": self.limit,
-            "skip_bad_images": self.skip_bad_images,
         }
+        if self.skip_bad_images:  # it changes the pool
+            recorded["skip_bad_images"] = True
+        return recorded
 
 
 @dataclass(frozen=True)

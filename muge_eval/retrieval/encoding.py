@@ -280,7 +280,6 @@ def bad_image_problems(data: RetrievalData, rows: Sequence[int], transform: Any)
         record = raw[int(row)]["image"]
         message = decode_error(record.get("bytes") if isinstance(record, dict) else None, transform)
         line = int(lines[int(row)]) if lines is not None else int(row) + 1
-        problems.append(
-            Problem(data.images_source, f"image {data.image_ids[row]}: {message or 'cannot decode image'}", line, "image")
-        )
+        text = f"image {data.image_ids[row]}: {message or 'cannot decode image'}"
+        problems.append(Problem(data.images_source, text, line, "image"))
     return problems
