@@ -70,7 +70,14 @@ def build_cn_clip(directory: Path, seed: int = 0) -> tuple[Path, Path, Path]:
     from cn_clip.clip.model import CLIP
 
     directory.mkdir(parents=True, exist_ok=True)
-    vision = {"embed_dim": 16, "image_resolution": 32, "vision_layers": 2, "vision_width": 64, "vision_patch_size": 8}
+    vision = {
+        "embed_dim": 16,
+        "image_resolution": 32,
+        "vision_layers": 2,
+        "vision_width": 64,
+        "vision_patch_size": 8,
+        "vision_head_width": 32,
+    }
     text = {
         "vocab_size": 21128,
         "text_attention_probs_dropout_prob": 0.1,
@@ -88,7 +95,7 @@ def build_cn_clip(directory: Path, seed: int = 0) -> tuple[Path, Path, Path]:
     vision_path.write_text(json.dumps(vision), encoding="utf-8")
     text_path.write_text(json.dumps(text), encoding="utf-8")
     torch.manual_seed(seed)
-    model = CLIP(**vision, **text, vision_head_width=32)
+    model = CLIP(**vision, **text)
     # Chinese-CLIP's training script saves DDP weights under "module." with these keys.
     state = {f"module.{k}": v for k, v in model.state_dict().items()}
     checkpoint = directory / "epoch_latest.pt"
@@ -124,3 +131,43 @@ class SlowHFChineseCLIP(HFChineseCLIP):
         out = super().encode_pixels(batch)
         time.sleep(0.1)
         return out
+
+
+def random_jpeg(rng: Any, width: int, height: int) -> bytes:
+    """A smooth random picture (noise would defeat JPEG), as JPEG bytes."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    small = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+    image = Image.fromarray(small).resize((width, height), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def make_retrieval_split(
+    directory: Path, n_images: int = 48, n_queries: int = 24, bad_rows: tuple[int, ...] = (), seed: int = 0
+) -> Path:
+    """MR_valid_imgs.tsv + MR_valid_queries.jsonl; rows in ``bad_rows`` hold broken JPEGs."""
+    import base64
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for row in range(n_images):
+        data = random_jpeg(rng, int(rng.integers(40, 80)), int(rng.integers(40, 80)))
+        if row in bad_rows:
+            data = data[: len(data) // 3]
+        lines.append(f"{1000 + row}\t{base64.b64encode(data).decode()}\n")
+    (directory / "MR_valid_imgs.tsv").write_text("".join(lines), encoding="utf-8")
+    queries = []
+    for q in range(n_queries):
+        text = "".join(rng.choice(list(CHARS), size=int(rng.integers(2, 8))))
+        relevant = sorted({1000 + int(i) for i in rng.choice(n_images, size=3, replace=False)})
+        queries.append(json.dumps({"query_id": q, "query_text": text, "item_ids": relevant}, ensure_ascii=False))
+    (directory / "MR_valid_queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
+    return directory

@@ -81,7 +81,7 @@ class ImageTransform:
             resized = image.resize(size, Image.Resampling.BICUBIC)
             left, top = (size[0] - r) // 2, (size[1] - r) // 2
             resized = resized.crop((left, top, left + r, top + r))
-        array = np.asarray(resized.convert("RGB"), dtype=np.uint8)
+        array = np.array(resized.convert("RGB"), dtype=np.uint8)
         return array
 
     def __call__(self, data: bytes) -> npt.NDArray[np.uint8]:
