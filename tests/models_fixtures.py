@@ -171,3 +171,29 @@ def make_retrieval_split(
         queries.append(json.dumps({"query_id": q, "query_text": text, "item_ids": relevant}, ensure_ascii=False))
     (directory / "MR_valid_queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
     return directory
+
+
+class CrashingHFChineseCLIP(HFChineseCLIP):
+    """hf-chinese-clip that fails after ``crash_after`` image batches (a crash mid-run)."""
+
+    def __init__(self, crash_after: int = 2, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.crash_after = crash_after
+
+    def encode_pixels(self, batch: Any) -> Any:
+        if self.crash_after <= 0:
+            raise RuntimeError("simulated crash")
+        self.crash_after -= 1
+        return super().encode_pixels(batch)
+
+
+def chunk_files(cache_root: Path, kind: str) -> list[Path]:
+    """Finished chunk files of one kind (texts or images) under an embedding cache root."""
+    found: list[Path] = []
+    for manifest in cache_root.glob("*/manifest.json"):
+        try:
+            if json.loads(manifest.read_text(encoding="utf-8")).get("kind") == kind:
+                found.extend(sorted(manifest.parent.glob("chunk-*.npz")))
+        except (OSError, ValueError):
+            continue
+    return found

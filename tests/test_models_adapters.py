@@ -147,7 +147,9 @@ def test_open_clip_loads_a_checkpoint_file(tmp_path: Path) -> None:
     import open_clip
 
     config, checkpoint = build_open_clip(tmp_path)
-    adapter = _adapter("open-clip", model="tiny-clip", pretrained=str(checkpoint), model_config=str(config), device="cpu")
+    adapter = _adapter(
+        "open-clip", model="tiny-clip", pretrained=str(checkpoint), model_config=str(config), device="cpu"
+    )
     reference, _, preprocess = open_clip.create_model_and_transforms("tiny-clip", pretrained=str(checkpoint))
     reference.eval()
     data = _jpeg(80, 48, seed=7)
