@@ -79,10 +79,8 @@ def test_cache_key_follows_preprocessing(setup: tuple[Path, Path, bytes], tmp_pa
     model, data, _ = setup
     cache = tmp_path / "cache"
     assert run(model, data, tmp_path / "a", cache)[0] == 0
-    args = cli_args(model, data, tmp_path / "b", cache) + [
-        "--model-args",
-        f"model={model},device=cpu,preprocess=processor",
-    ]
+    processor = f"model={model},device=cpu,preprocess=processor"
+    args = [*cli_args(model, data, tmp_path / "b", cache), "--model-args", processor]
     result = CliRunner().invoke(main, ["--quiet", *args])
     assert result.exit_code == 0, result.output
     assert len(list(cache.glob("*/manifest.json"))) == 4  # texts and images, twice
