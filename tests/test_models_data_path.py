@@ -82,3 +82,23 @@ def test_torch_topk_equals_numpy_with_ties() -> None:
         np.testing.assert_array_equal(got.scores, expected.scores)
     small = exact_topk(queries, pool, 10, "torch", block_elements=500, device="cpu")
     np.testing.assert_array_equal(small.indices, exact_topk(queries, pool, 10, "numpy").indices)
+
+
+def test_random_baseline_run_never_imports_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from muge_eval.cli.main import main\n"
+        f"r = CliRunner().invoke(main, ['-q', 'run', '--task', 'muge-retrieval-sample', '--model', 'random',"
+        f" '--output-dir', {str(tmp_path)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "predictions.jsonl").is_file()

@@ -61,8 +61,16 @@ class HFChineseCLIP(TorchRetrievalAdapter):
         return self._transform
 
     def _local_path(self) -> Path | None:
+        """The directory, or the hub cache snapshot the weights were read from."""
         path = Path(self.model_id).expanduser()
-        return path if path.is_dir() else None
+        if path.is_dir():
+            return path
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(self.model_id, revision=self.revision, local_files_only=True))
+        except Exception:  # not in the local hub cache: fall back to the id and revision
+            return None
 
     def _identity(self) -> str:
         return f"hf:{self.model_id}@{self.revision or 'main'}"
