@@ -28,6 +28,10 @@ class PixelBatch:
     ok: npt.NDArray[np.bool_]
     decode_s: float
 
+    def pin_memory(self) -> PixelBatch:
+        """Called by the DataLoader's pinning thread (``pin_memory=True``) on CUDA."""
+        return PixelBatch(self.start, self.pixels.pin_memory(), self.ok, self.decode_s)
+
 
 def raw_image_table(table: Any) -> Any:
     """The table with undecoded image bytes, and only the columns the workers read."""
@@ -83,8 +87,12 @@ class BatchDecoder:
         return PixelBatch(start, pixels, ok, time.perf_counter() - started)
 
 
-def _keep(item: PixelBatch) -> PixelBatch:
-    return item
+def _to_tensor(item: PixelBatch) -> PixelBatch:
+    """Runs in the worker: a torch tensor travels to the main process through shared
+    memory, where a numpy array would be pickled through a pipe."""
+    import torch
+
+    return PixelBatch(item.start, torch.from_numpy(item.pixels), item.ok, item.decode_s)
 
 
 def iter_pixel_batches(
@@ -103,17 +111,12 @@ def iter_pixel_batches(
         batch_size=None,
         shuffle=False,
         num_workers=min(num_workers, len(ranges)),
-        collate_fn=_keep,  # type: ignore[arg-type]
+        collate_fn=_to_tensor,  # type: ignore[arg-type]
         prefetch_factor=4,
         persistent_workers=False,
+        pin_memory=pin,
     )
-    for item in loader:
-        if pin:
-            import torch
-
-            yield PixelBatch(item.start, torch.from_numpy(item.pixels).pin_memory(), item.ok, item.decode_s)
-        else:
-            yield item
+    yield from loader
 
 
 def default_workers() -> int:
