@@ -14,7 +14,8 @@ RoBERTa-base text tower, saved with save_pretrained: no download). Then, in one 
 
 Usage: python benchmarks/retrieval_e2e.py [--quick] [--images N] [--queries N]
            [--device auto|cpu|cuda] [--dtype float32|float16|bfloat16] [--batch-size N]
-           [--num-workers N] [--model-size base|tiny] [--baseline] [--workdir DIR]
+           [--num-workers N] [--model-size base|tiny] [--baseline] [--ceiling-batches N]
+           [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=None, help="default: muge-eval's (cores - 1, at most 16)")
     parser.add_argument("--model-size", choices=["base", "tiny"], default="base")
     parser.add_argument("--baseline", action="store_true", help="also time the main-process PIL pipeline")
+    parser.add_argument("--ceiling-batches", type=int, default=None, help="default: 30 on a GPU, 3 on the CPU")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated data and model here")
     args = parser.parse_args()
     if args.quick:
@@ -196,7 +198,7 @@ def main() -> None:
     on_gpu = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
     args.device = ("cuda" if on_gpu else "cpu") if args.device == "auto" else args.device
     args.batch_size = args.batch_size or (256 if on_gpu else 32)
-    ceiling_batches = 3 if args.quick or not on_gpu else 30
+    ceiling_batches = args.ceiling_batches or (3 if args.quick or not on_gpu else 30)
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         data, model_dir = work / "data", work / f"model-{args.model_size}"
