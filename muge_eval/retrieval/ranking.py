@@ -131,7 +131,9 @@ def choose_backend(requested: str, model: object = None) -> tuple[str, str]:
             return "torch", device
         return available_backend(), "cpu"
     if requested not in BACKENDS:
-        raise ValueError(f"unknown top-k backend {requested!r} (known: auto, {', '.join(BACKENDS)})")
+        from muge_eval.errors import UsageError
+
+        raise UsageError(f"unknown top-k backend {requested!r} (known: auto, {', '.join(BACKENDS)})")
     return requested, device if requested == "torch" else "cpu"
 
 
