@@ -138,9 +138,14 @@ def test_cn_clip_refuses_pickled_code_and_bad_configs(tmp_path: Path) -> None:
         _adapter("cn-clip", checkpoint=str(checkpoint), name="ViT-Z-99", device="cpu")
     with pytest.raises(UsageError):
         _adapter("cn-clip", checkpoint=str(checkpoint), device="cpu")
-    # The bundled ViT-B-16 architecture does not fit the tiny weights: a clear error, no traceback.
+    with pytest.raises(UsageError, match="does not exist"):
+        _adapter("cn-clip", name="RN50", download_root=str(tmp_path / "empty"), device="cpu")
+    # A released file is found where cn_clip keeps it; the bundled RN50 architecture does
+    # not fit the tiny weights: a clear error, no traceback.
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "clip_cn_rn50.pt").write_bytes(checkpoint.read_bytes())
     with pytest.raises(InputError, match="do not fit"):
-        _adapter("cn-clip", checkpoint=str(checkpoint), name="RN50", device="cpu")
+        _adapter("cn-clip", name="RN50", download_root=str(tmp_path / "root"), device="cpu")
 
 
 def test_open_clip_loads_a_checkpoint_file(tmp_path: Path) -> None:

@@ -72,13 +72,27 @@ def load_state_dict(path: Path) -> dict[str, Any]:
     return {k.removeprefix("module."): v for k, v in state.items() if "bert.pooler" not in k}
 
 
+def _released_checkpoint(name: str | None, download_root: Path | None) -> Path:
+    """Where cn_clip's ``load_from_name`` keeps a released checkpoint (no download here)."""
+    from cn_clip.clip.utils import _MODELS
+
+    if name is None or name not in _MODELS:
+        raise UsageError("cn-clip: pass checkpoint=FILE (the .pt to evaluate)")
+    root = download_root or Path("~/.cache/clip").expanduser()
+    path = root / _MODELS[name][1]
+    if not path.is_file():
+        raise UsageError(f"cn-clip: no checkpoint given and {path} does not exist (pass checkpoint=FILE)")
+    return path
+
+
 class CNCLIP(TorchRetrievalAdapter):
     """Chinese-CLIP through the cn_clip package."""
 
     def __init__(
         self,
-        checkpoint: Path,
+        checkpoint: Path | None = None,
         name: str | None = None,
+        download_root: Path | None = None,
         vision_config: Path | None = None,
         text_config: Path | None = None,
         device: str = "auto",
@@ -100,6 +114,8 @@ class CNCLIP(TorchRetrievalAdapter):
             vision_name, text_name = NAMED_MODELS[name]
             vision_config, text_config = _bundled_config(vision_name), _bundled_config(text_name)
         assert vision_config is not None and text_config is not None
+        if checkpoint is None:
+            checkpoint = _released_checkpoint(name, download_root)
         from cn_clip.clip.model import CLIP
 
         info = {**_read_config(vision_config), **_read_config(text_config)}

@@ -119,8 +119,8 @@ class SplitEncoder:
         self.data = data
         self.gold = gold
         self.config = config
-        self.progress = progress
         self.ctx = context()
+        self.progress = progress if self.ctx.is_main else Progress(quiet=True)
         self.batch_size = int(getattr(model, "batch_size", None) or config.batch_size)
         self.counters = _Counters()
         self.transform = getattr(model, "image_transform", lambda: None)()
