@@ -166,3 +166,11 @@ def test_open_clip_loads_a_checkpoint_file(tmp_path: Path) -> None:
     assert np.abs(got - expected_image).max() < 0.05 * np.abs(expected_image).max()
     np.testing.assert_allclose(adapter.encode_texts(TEXTS), expected_text, rtol=1e-4, atol=1e-5)
     assert adapter.fingerprint().startswith("sha256:")
+
+
+def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "open_clip", None)  # makes `import open_clip` fail
+    with pytest.raises(UsageError, match=r"muge-eval\[open-clip\]"):
+        _adapter("open-clip", model="anything", device="cpu")

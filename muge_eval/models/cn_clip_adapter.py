@@ -16,7 +16,7 @@ from typing import Any
 
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.models.image_transform import SQUASH, ImageTransform
-from muge_eval.models.torch_base import TorchRetrievalAdapter
+from muge_eval.models.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 52
 # name -> (vision config, text config) among cn_clip's bundled model_configs.
@@ -103,6 +103,7 @@ class CNCLIP(TorchRetrievalAdapter):
         context_length: int = CONTEXT_LENGTH,
     ):
         super().__init__(device, dtype, batch_size, preprocess, jpeg_draft)
+        require("cn_clip", "cn-clip")
         if name is not None and (vision_config or text_config):
             raise UsageError("cn-clip: give either name=... or vision_config=/text_config=, not both")
         if name is None and not (vision_config and text_config):

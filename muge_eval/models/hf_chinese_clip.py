@@ -8,7 +8,7 @@ from typing import Any
 
 from muge_eval.errors import InputError, Problem
 from muge_eval.models.image_transform import SQUASH, ImageTransform
-from muge_eval.models.torch_base import TorchRetrievalAdapter
+from muge_eval.models.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 52
 
@@ -33,6 +33,7 @@ class HFChineseCLIP(TorchRetrievalAdapter):
         context_length: int = CONTEXT_LENGTH,
     ):
         super().__init__(device, dtype, batch_size, preprocess, jpeg_draft)
+        require("transformers", "torch")
         from transformers import ChineseCLIPModel, ChineseCLIPProcessor
 
         self.model_id = model

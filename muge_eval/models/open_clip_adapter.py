@@ -9,7 +9,7 @@ from typing import Any
 
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.models.image_transform import PROCESSOR, ImageTransform
-from muge_eval.models.torch_base import TorchRetrievalAdapter
+from muge_eval.models.torch_base import TorchRetrievalAdapter, require
 
 
 class OpenCLIP(TorchRetrievalAdapter):
@@ -27,6 +27,7 @@ class OpenCLIP(TorchRetrievalAdapter):
         jpeg_draft: bool = True,
     ):
         super().__init__(device, dtype, batch_size, preprocess, jpeg_draft)
+        require("open_clip", "open-clip")
         import open_clip
 
         if model_config is not None:

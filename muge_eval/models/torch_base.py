@@ -25,6 +25,16 @@ from muge_eval.models.image_transform import MODES, SQUASH, ImageTransform, norm
 DTYPES = ("float32", "float16", "bfloat16")
 
 
+def require(module: str, extra: str) -> None:
+    """Import ``module`` or tell the user which extra to install."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise UsageError(f"this model needs {module!r}: pip install 'muge-eval[{extra}]' ({exc})") from exc
+
+
 def resolve_device(device: str | None) -> str:
     """``auto`` -> cuda when available; plain ``cuda`` under torchrun -> ``cuda:LOCAL_RANK``."""
     import torch
@@ -72,6 +82,7 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         preprocess: str = SQUASH,
         jpeg_draft: bool = True,
     ):
+        require("torch", "torch")
         if preprocess not in MODES:
             raise UsageError(f"preprocess must be one of {', '.join(MODES)}, not {preprocess!r}")
         if batch_size is not None and batch_size < 1:
