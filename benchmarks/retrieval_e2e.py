@@ -13,7 +13,8 @@ RoBERTa-base text tower, saved with save_pretrained: no download). Then, in one 
    float tensors, batch 64 (on at most 2,048 images).
 
 Usage: python benchmarks/retrieval_e2e.py [--quick] [--images N] [--queries N]
-           [--device auto|cpu|cuda] [--dtype float32|float16|bfloat16] [--batch-size N]
+           [--device auto|cpu|cuda] [--dtype float32|float16|bfloat16] [--autocast float16|bfloat16]
+           [--batch-size N]
            [--num-workers N] [--model-size base|tiny] [--baseline] [--ceiling-batches N]
            [--workdir DIR]
 """
@@ -105,15 +106,15 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def ceiling(model_dir: Path, device: str, dtype: str, batch_size: int, batches: int) -> float:
+def ceiling(model_dir: Path, device: str, dtype: str, autocast: str | None, batch_size: int, batches: int) -> float:
     """Image-tower forwards per second on normalised tensors already on the device."""
     import torch
 
     from muge_eval.models.hf_chinese_clip import HFChineseCLIP
 
-    adapter = HFChineseCLIP(model=str(model_dir), device=device, dtype=dtype)
+    adapter = HFChineseCLIP(model=str(model_dir), device=device, dtype=dtype, autocast=autocast)
     pixels = torch.randn(batch_size, 3, 224, 224, device=adapter.device).to(adapter.dtype)
-    with torch.inference_mode():
+    with adapter._inference():
         adapter._image_features(pixels)  # warm-up
         _sync(adapter.device)
         started = time.perf_counter()
@@ -153,10 +154,11 @@ def main_process_baseline(data: Path, model_dir: Path, device: str, dtype: str, 
 
 
 def end_to_end(data: Path, model_dir: Path, out: Path, args: argparse.Namespace) -> tuple[dict, float]:
+    autocast = f",autocast={args.autocast}" if args.autocast else ""
     command = [
         *(sys.executable, "-m", "muge_eval", "--quiet", "run", "--task", "muge-retrieval", "--data-dir", str(data)),
         *("--split", "valid", "--model", "hf-chinese-clip", "--output-dir", str(out), "--no-embedding-cache"),
-        *("--model-args", f"model={model_dir},device={args.device},dtype={args.dtype}"),
+        *("--model-args", f"model={model_dir},device={args.device},dtype={args.dtype}{autocast}"),
         *("--batch-size", str(args.batch_size), "--cache-dir", str(out.parent / "datasets-cache")),
     ]
     if args.num_workers is not None:
@@ -184,6 +186,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=5008)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    parser.add_argument("--autocast", choices=["float16", "bfloat16"], default=None, help="mixed precision")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 256 on a GPU, 32 on the CPU")
     parser.add_argument("--num-workers", type=int, default=None, help="default: muge-eval's (cores - 1, at most 16)")
     parser.add_argument("--model-size", choices=["base", "tiny"], default="base")
@@ -210,7 +213,7 @@ def main() -> None:
         print(f"hardware: {describe_hardware(args.device)}; torch {torch.__version__}")
         setup_s = time.perf_counter() - started
         print(f"setup: {args.images} images, {args.queries} queries, model {args.model_size} ({setup_s:.0f} s)")
-        limit = ceiling(model_dir, args.device, args.dtype, args.batch_size, ceiling_batches)
+        limit = ceiling(model_dir, args.device, args.dtype, args.autocast, args.batch_size, ceiling_batches)
         results, wall = end_to_end(data, model_dir, work / "run", args)
         timings = results["timings"]
         e2e = args.images / timings["encode_images_s"]

@@ -174,3 +174,14 @@ def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setitem(sys.modules, "open_clip", None)  # makes `import open_clip` fail
     with pytest.raises(UsageError, match=r"muge-eval\[open-clip\]"):
         _adapter("open-clip", model="anything", device="cpu")
+
+
+def test_autocast_is_recorded_and_close_to_float32(hf_dir: Path) -> None:
+    plain = _adapter("hf-chinese-clip", model=str(hf_dir), device="cpu")
+    mixed = _adapter("hf-chinese-clip", model=str(hf_dir), device="cpu", autocast="bfloat16")
+    assert mixed.protocol()["autocast"] == "bfloat16" and plain.protocol()["autocast"] is None
+    pixels = mixed.image_transform()(_jpeg(64, 64))[None]
+    got, expected = mixed.encode_pixels(pixels), plain.encode_pixels(pixels)
+    assert got.dtype == np.float32 and not np.array_equal(got, expected)
+    cosine = float(got[0] @ expected[0] / np.linalg.norm(got[0]) / np.linalg.norm(expected[0]))
+    assert cosine > 0.99

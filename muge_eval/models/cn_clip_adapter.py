@@ -100,9 +100,10 @@ class CNCLIP(TorchRetrievalAdapter):
         batch_size: int | None = None,
         preprocess: str = SQUASH,
         jpeg_draft: bool = True,
+        autocast: str | None = None,
         context_length: int = CONTEXT_LENGTH,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast)
         require("cn_clip", "cn-clip")
         if name is not None and (vision_config or text_config):
             raise UsageError("cn-clip: give either name=... or vision_config=/text_config=, not both")

@@ -30,9 +30,10 @@ class HFChineseCLIP(TorchRetrievalAdapter):
         batch_size: int | None = None,
         preprocess: str = SQUASH,
         jpeg_draft: bool = True,
+        autocast: str | None = None,
         context_length: int = CONTEXT_LENGTH,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast)
         require("transformers", "torch")
         from transformers import ChineseCLIPModel, ChineseCLIPProcessor
 

@@ -25,8 +25,9 @@ class OpenCLIP(TorchRetrievalAdapter):
         batch_size: int | None = None,
         preprocess: str = PROCESSOR,
         jpeg_draft: bool = True,
+        autocast: str | None = None,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast)
         require("open_clip", "open-clip")
         import open_clip
 

@@ -81,6 +81,7 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         batch_size: int | None = None,
         preprocess: str = SQUASH,
         jpeg_draft: bool = True,
+        autocast: str | None = None,
     ):
         require("torch", "torch")
         if preprocess not in MODES:
@@ -90,6 +91,9 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         self.device = resolve_device(device)
         self.dtype_name = dtype
         self.dtype = torch_dtype(dtype)
+        # Mixed precision on float32 weights (torch.autocast), e.g. autocast=float16 on CUDA.
+        self.autocast = autocast
+        self.autocast_dtype = torch_dtype(autocast) if autocast else None
         self.batch_size = batch_size
         self.preprocess = preprocess
         self.jpeg_draft = jpeg_draft
@@ -135,17 +139,29 @@ class TorchRetrievalAdapter(RetrievalAdapter):
             **self._model_protocol(),
             **self.image_transform().describe(),
             "dtype": self.dtype_name,
+            "autocast": self.autocast,
             "normalisation": "L2",
         }
 
     def _to_numpy(self, features: Any) -> npt.NDArray[np.float32]:
         return np.asarray(features.detach().float().cpu().numpy(), dtype=np.float32)
 
-    def encode_pixels(self, batch: Any) -> npt.NDArray[np.float32]:
-        """uint8 (n, r, r, 3) pixels from the decoding workers -> (n, d) float32."""
+    def _inference(self) -> Any:
+        """Inference mode, under autocast when asked for."""
+        import contextlib
+
         import torch
 
-        with torch.inference_mode():
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        if self.autocast_dtype is not None:
+            device_type = torch.device(self.device).type
+            stack.enter_context(torch.autocast(device_type=device_type, dtype=self.autocast_dtype))
+        return stack
+
+    def encode_pixels(self, batch: Any) -> npt.NDArray[np.float32]:
+        """uint8 (n, r, r, 3) pixels from the decoding workers -> (n, d) float32."""
+        with self._inference():
             pixels = normalize_pixels(batch, self.image_transform(), self.device, self.dtype)
             return self._to_numpy(self._image_features(pixels))
 
@@ -154,7 +170,5 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         return self.encode_pixels(np.stack([transform.pixels(im) for im in images]))
 
     def encode_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        import torch
-
-        with torch.inference_mode():
+        with self._inference():
             return self._to_numpy(self._text_features(texts))
