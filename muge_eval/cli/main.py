@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from muge_eval import __version__
+from muge_eval.cli.board_commands import leaderboard_group, submit_command
 from muge_eval.cli.common import MugeGroup, registries_for, tasks_dir_option
+from muge_eval.cli.regress_command import regress_command
 from muge_eval.cli.run_command import run_command
 from muge_eval.cli.submission_commands import score_command, validate_command
 
@@ -63,3 +65,6 @@ def models_command() -> None:
 main.add_command(run_command)
 main.add_command(validate_command)
 main.add_command(score_command)
+main.add_command(submit_command)
+main.add_command(leaderboard_group)
+main.add_command(regress_command)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from muge_eval.cli.common import collect_task_options, quiet_flag, registries_for, task_option_flags, tasks_dir_option
+from muge_eval.cli.regress_command import check_against_golden, regression_options
 from muge_eval.models.args import parse_key_values
 from muge_eval.progress import Progress
 from muge_eval.runner import ModelRequest, load_task, run_evaluation, safe_name
@@ -82,6 +83,14 @@ def print_metrics(document: dict[str, object]) -> None:
     show_default=True,
     help="Items per cache chunk (rounded up to whole batches): the unit of resuming and of sharding across ranks.",
 )
+@click.option(
+    "--expect",
+    "golden",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Golden results file: after the run, compare as `muge-eval regress` does and fail on a regression.",
+)
+@regression_options
 @tasks_dir_option
 @task_option_flags
 @click.pass_context
@@ -105,6 +114,10 @@ def run_command(
     embedding_cache: Path | None,
     no_embedding_cache: bool,
     chunk_size: int,
+    golden: Path | None,
+    tolerances: tuple[str, ...],
+    fail_on_improvement: bool,
+    summary_path: Path | None,
     tasks_dirs: tuple[Path, ...],
     **flags: Any,
 ) -> None:
@@ -118,9 +131,16 @@ def run_command(
       muge-eval run --task muge-retrieval --data-dir ~/data/MUGE --split valid \\
           --model features \\
           --model-args image_features=valid_imgs.img_feat.jsonl,text_features=valid_texts.txt_feat.jsonl
-      torchrun --nproc-per-node 8 -m muge_eval run --task muge-retrieval --data-dir ~/data/MUGE \
+      torchrun --nproc-per-node 8 -m muge_eval run --task muge-retrieval --data-dir ~/data/MUGE \\
           --model hf-chinese-clip --model-args model=OFA-Sys/chinese-clip-vit-base-patch16,device=cuda
+      muge-eval run --task muge-retrieval-sample --model random --expect golden.json --tolerance 0.01
     """
+    from muge_eval.regress.tolerance import parse_tolerances
+    from muge_eval.results import read_results
+
+    # Read the golden file and the tolerances first: a typo fails before a long run.
+    expected = read_results(golden) if golden is not None else None
+    parse_tolerances(tolerances)
     registries = registries_for(tasks_dirs)
     task_options = collect_task_options(task_args, flags)
     task = load_task(registries, task_name, task_options)
@@ -149,3 +169,7 @@ def run_command(
     for note in artifacts.document.get("notes", []):
         click.echo(f"note: {note}", err=True)
     click.echo(f"results: {artifacts.results_path}")
+    if expected is not None:
+        code = check_against_golden(expected, dict(artifacts.document), tolerances, fail_on_improvement, summary_path)
+        if code:
+            ctx.exit(code)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muge_eval.cards import TaskCard
+from muge_eval.cards import TaskCard, describe_local_source
 from muge_eval.data.image_table import check_columns, image_table_from_tsv, load_hub_table, load_saved_table
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import directory_fingerprint, file_sha256, text_fingerprint
@@ -72,7 +72,7 @@ def load_retrieval_data(card: TaskCard, split: str, data_dir: Path | None, cache
         table = image_table_from_tsv(images_path, "int", images_sha, cache_dir)
         fingerprint = text_fingerprint(images_path.name, images_sha, texts_path.name, file_sha256(texts_path))
         files: tuple[str, ...] = (images_path.name, texts_path.name)
-        where = f"local:{data_dir}"
+        where = describe_local_source(data_dir)
         images_source = str(images_path)
         data_format = f"{card.data.format}/{layout}"
     elif source == "saved":
