@@ -102,6 +102,7 @@ def test_hf_chinese_clip_options_are_checked(hf_dir: Path) -> None:
         _adapter("hf-chinese-clip", model=str(hf_dir / "missing"), device="cpu")
     bf16 = _adapter("hf-chinese-clip", model=str(hf_dir), device="cpu", dtype="bfloat16", batch_size="7")
     assert bf16.batch_size == 7 and bf16.encode_texts(TEXTS).dtype == np.float32
+    assert bf16.encode_pixels(bf16.image_transform()(_jpeg(40, 40))[None]).shape == (1, 16)
 
 
 def test_cn_clip_loads_a_training_checkpoint_weights_only(tmp_path: Path) -> None:
@@ -126,6 +127,11 @@ def test_cn_clip_loads_a_training_checkpoint_weights_only(tmp_path: Path) -> Non
     np.testing.assert_allclose(adapter.encode_pixels(adapter.image_transform()(data)[None]), expected_image, atol=1e-5)
     np.testing.assert_allclose(adapter.encode_texts(TEXTS), expected_text, rtol=1e-4, atol=1e-5)
     assert adapter.protocol()["library"] == "cn_clip"
+    half = _adapter(
+        "cn-clip", checkpoint=str(checkpoint), vision_config=str(vision), text_config=str(text), dtype="bfloat16"
+    )
+    assert half.device == "cpu" and half.encode_texts(TEXTS).shape == (3, 16)
+    assert half.encode_pixels(half.image_transform()(data)[None]).dtype == np.float32
 
 
 def test_cn_clip_refuses_pickled_code_and_bad_configs(tmp_path: Path) -> None:
@@ -152,9 +158,8 @@ def test_open_clip_loads_a_checkpoint_file(tmp_path: Path) -> None:
     import open_clip
 
     config, checkpoint = build_open_clip(tmp_path)
-    adapter = _adapter(
-        "open-clip", model="tiny-clip", pretrained=str(checkpoint), model_config=str(config), device="cpu"
-    )
+    args = {"model": "tiny-clip", "pretrained": str(checkpoint), "model_config": str(config), "device": "cpu"}
+    adapter = _adapter("open-clip", **args)
     reference, _, preprocess = open_clip.create_model_and_transforms("tiny-clip", pretrained=str(checkpoint))
     reference.eval()
     data = _jpeg(80, 48, seed=7)
@@ -166,6 +171,10 @@ def test_open_clip_loads_a_checkpoint_file(tmp_path: Path) -> None:
     assert np.abs(got - expected_image).max() < 0.05 * np.abs(expected_image).max()
     np.testing.assert_allclose(adapter.encode_texts(TEXTS), expected_text, rtol=1e-4, atol=1e-5)
     assert adapter.fingerprint().startswith("sha256:")
+    half = _adapter("open-clip", **{**args, "dtype": "bfloat16"})
+    assert next(half.model.parameters()).dtype == torch.bfloat16
+    low = half.encode_pixels(half.image_transform()(data)[None])
+    assert low.dtype == np.float32 and np.abs(low - got).max() < 0.1 * np.abs(got).max()
 
 
 def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

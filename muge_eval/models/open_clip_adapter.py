@@ -12,6 +12,10 @@ from muge_eval.models.image_transform import PROCESSOR, ImageTransform
 from muge_eval.models.torch_base import TorchRetrievalAdapter, require
 
 
+# open_clip's names for whole-model casts ("fp16" there means OpenAI-style mixed weights).
+OPEN_CLIP_PRECISION = {"float32": "fp32", "float16": "pure_fp16", "bfloat16": "pure_bf16"}
+
+
 class OpenCLIP(TorchRetrievalAdapter):
     """An open_clip model. Its own preprocessing is resize + centre crop, the default here."""
 
@@ -46,7 +50,7 @@ class OpenCLIP(TorchRetrievalAdapter):
                 model,
                 pretrained=pretrained,
                 device=self.device,
-                precision=self.dtype_name,
+                precision=OPEN_CLIP_PRECISION[self.dtype_name],
                 require_pretrained=pretrained is not None,
             )
         except (RuntimeError, OSError, ValueError) as exc:
