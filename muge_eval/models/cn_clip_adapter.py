@@ -72,6 +72,38 @@ def load_state_dict(path: Path) -> dict[str, Any]:
     return {k.removeprefix("module."): v for k, v in state.items() if "bert.pooler" not in k}
 
 
+def cast_like_cn_clip(model: Any, dtype: Any) -> None:
+    """Reduced precision the way cn_clip's own half-precision conversion does it: convolution,
+    linear, attention and projection weights and the whole BERT in ``dtype``; the vision
+    LayerNorms stay float32 (cn_clip's LayerNorm computes in float32)."""
+    import torch
+    from cn_clip.clip.modeling_bert import BertModel
+
+    if dtype == torch.float32:
+        model.float()
+        return
+
+    def cast(module: Any) -> None:
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)):
+            module.weight.data = module.weight.data.to(dtype)
+            if module.bias is not None:
+                module.bias.data = module.bias.data.to(dtype)
+        if isinstance(module, torch.nn.MultiheadAttention):
+            names = ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias")
+            for name in (*names, "bias_k", "bias_v"):
+                tensor = getattr(module, name, None)
+                if tensor is not None:
+                    tensor.data = tensor.data.to(dtype)
+        if isinstance(module, BertModel):
+            module.to(dtype)
+        for name in ("text_projection", "proj"):
+            tensor = getattr(module, name, None)
+            if isinstance(tensor, torch.Tensor):
+                tensor.data = tensor.data.to(dtype)
+
+    model.apply(cast)
+
+
 def _released_checkpoint(name: str | None, download_root: Path | None) -> Path:
     """Where cn_clip's ``load_from_name`` keeps a released checkpoint (no download here)."""
     from cn_clip.clip.utils import _MODELS
@@ -134,7 +166,8 @@ class CNCLIP(TorchRetrievalAdapter):
             raise InputError(
                 [Problem(str(checkpoint), f"weights do not fit {self.name}: {str(exc)[:500]}")], "cannot load"
             ) from exc
-        self.model = model.to(self.device, self.dtype).eval()
+        cast_like_cn_clip(model, self.dtype)
+        self.model = model.to(self.device).eval()
         self._transform = ImageTransform(int(info["image_resolution"]), self.preprocess, draft=self.jpeg_draft)
 
     def image_transform(self) -> ImageTransform:
