@@ -36,6 +36,18 @@ BUILTIN_MODELS = {
         "muge_eval.t2i.generators.openai_images:OpenAIImagesGenerator",
         "generation: an OpenAI-compatible images endpoint (b64_json)",
     ),
+    "hf-chinese-clip": (
+        "muge_eval.models.hf_chinese_clip:HFChineseCLIP",
+        "retrieval: transformers ChineseCLIPModel from a directory or hub id (needs torch, transformers)",
+    ),
+    "cn-clip": (
+        "muge_eval.models.cn_clip_adapter:CNCLIP",
+        "retrieval: cn_clip models by name and a released or fine-tuned checkpoint (needs cn_clip)",
+    ),
+    "open-clip": (
+        "muge_eval.models.open_clip_adapter:OpenCLIP",
+        "retrieval: open_clip multilingual models by name and pretrained tag or file (needs open_clip)",
+    ),
 }
 BUILTIN_METRICS = {
     "recall_at_k": ("muge_eval.metrics.retrieval:recall_at_k", "retrieval: official R@k (%)"),

@@ -32,6 +32,8 @@ def main(ctx: click.Context, quiet: bool) -> None:
     if quiet:
         # `datasets` reads this when it is first imported (lazily, after this point).
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        # transformers' and the hub's bars (model loading) read this one.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @main.command("tasks")

@@ -9,6 +9,7 @@ top k + margin).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ IndexMatrix = npt.NDArray[np.int64]
 CANDIDATE_MARGIN = 8
 # Upper bound on one query-block x pool-block score matrix (float32 elements).
 DEFAULT_BLOCK_ELEMENTS = 1 << 25  # 128 MiB of float32
+BACKENDS = ("numpy", "faiss", "torch")
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,28 @@ def available_backend() -> str:
     return "faiss"
 
 
+def choose_backend(requested: str, model: object = None) -> tuple[str, str]:
+    """(backend, device): ``auto`` is torch on the model's GPU when it has one, else faiss
+    when installed, else numpy."""
+    device = str(getattr(model, "topk_device", "cpu"))
+    if requested == "auto":
+        if device.startswith("cuda"):
+            return "torch", device
+        return available_backend(), "cpu"
+    if requested not in BACKENDS:
+        from muge_eval.errors import UsageError
+
+        raise UsageError(f"unknown top-k backend {requested!r} (known: auto, {', '.join(BACKENDS)})")
+    return requested, device if requested == "torch" else "cpu"
+
+
 def exact_topk(
     queries: npt.ArrayLike,
     pool: npt.ArrayLike,
     k: int,
     backend: str = "auto",
     block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+    device: str = "cpu",
 ) -> TopK:
     """Exact top-``k`` pool items per query by inner product, ties to the earlier pool item."""
     q = np.ascontiguousarray(queries, dtype=np.float32)
@@ -138,7 +156,12 @@ def exact_topk(
         return TopK(np.empty((len(q), 0), dtype=np.int64), np.empty((len(q), 0)))
     chosen = available_backend() if backend == "auto" else backend
     finder: Callable[[FloatMatrix, FloatMatrix, int, int], IndexMatrix]
-    finder = candidates_faiss if chosen == "faiss" else candidates_numpy
+    if chosen == "torch":
+        from muge_eval.retrieval.torch_topk import candidates_torch
+
+        finder = functools.partial(candidates_torch, device=device, fallback=candidates_numpy)
+    else:
+        finder = candidates_faiss if chosen == "faiss" else candidates_numpy
     candidates = finder(q, p, k + CANDIDATE_MARGIN, block_elements)
     keep = min(k, candidates.shape[1])
     indices = np.empty((len(q), keep), dtype=np.int64)
