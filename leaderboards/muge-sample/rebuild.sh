@@ -20,6 +20,14 @@ baseline() {  # TASK MODEL DISPLAY_NAME [MODEL_ARGS]
 # Two seeds of the chance baseline: their difference is noise, which the site marks.
 baseline muge-retrieval-sample random random
 baseline muge-retrieval-sample random random-seed7 seed=7
-# Caption and text-to-image baselines are added here as those task types land.
+# Text-to-image: the procedural colour-keyword generator, judged by the random retrieval
+# baseline (FID and IS need Inception weights that are not bundled).
+baseline_t2i() {  # DISPLAY_NAME JUDGE_ARGS
+  local out="$work/muge-t2i-sample/$1"
+  "${muge_eval[@]}" --quiet run --task muge-t2i-sample --model procedural --model-name "$1" \
+    --judge random --judge-args "$2" --log-samples --output-dir "$out" >/dev/null
+  "${muge_eval[@]}" submit "$out/results.json" --board "$board" --replace
+}
+baseline_t2i procedural seed=1234
 
 "${muge_eval[@]}" leaderboard build "$board" --out "$site"
