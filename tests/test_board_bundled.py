@@ -22,7 +22,9 @@ def test_bundled_board_builds(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["leaderboard", "build", str(BOARD), "--out", str(tmp_path / "site")])
     assert result.exit_code == 0, result.output
     overview = json.loads((tmp_path / "site" / "overview.json").read_text(encoding="utf-8"))
-    assert overview["rows"][0]["model"] == "random"
+    retrieval_rows = [r for r in overview["rows"] if "muge-retrieval-sample" in r["tasks"]]
+    assert [r["model"] for r in retrieval_rows] == ["random", "random-seed7"]
+    assert retrieval_rows[0]["tasks"]["muge-retrieval-sample"]["rank"] == 1
 
 
 def test_stored_random_baseline_is_reproduced_by_a_fresh_run(tmp_path: Path) -> None:
