@@ -150,7 +150,7 @@ def load_card(path: Path) -> TaskCard:
 def builtin_tasks_dir() -> Path:
     """The built-in cards. ``muge_eval/_tasks`` is a link to the repository's ``tasks/``
     in a checkout, and a real directory inside an installed wheel."""
-    return Path(__file__).resolve().parent / "_tasks"
+    return (Path(__file__).resolve().parent / "_tasks").resolve()
 
 
 def find_card_files(directory: Path) -> list[Path]:
@@ -158,3 +158,13 @@ def find_card_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def describe_local_source(data_dir: Path) -> str:
+    """``bundled:NAME`` for data shipped with muge-eval (so results do not depend on where
+    it is installed), ``local:PATH`` otherwise."""
+    resolved = data_dir.resolve()
+    try:
+        return f"bundled:{resolved.relative_to(builtin_tasks_dir()).as_posix()}"
+    except ValueError:
+        return f"local:{resolved}"

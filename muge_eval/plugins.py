@@ -15,6 +15,7 @@ from muge_eval.registry import Registry
 # name -> (import path, one-line summary). Imported only when used.
 BUILTIN_TASK_TYPES = {
     "retrieval": ("muge_eval.retrieval.task:RetrievalTask", "text-image retrieval, Recall@k and mean recall"),
+    "t2i": ("muge_eval.t2i.task:T2ITask", "text-to-image: FID, IS, CLIP score, R-precision"),
     "caption": ("muge_eval.caption.task:CaptionTask", "image captioning, BLEU/ROUGE-L/CIDEr-D on Chinese tokens"),
 }
 BUILTIN_MODELS = {
@@ -25,6 +26,28 @@ BUILTIN_MODELS = {
     "features": (
         "muge_eval.models.features:PrecomputedFeatures",
         "retrieval: precomputed embeddings (Chinese-CLIP *_feat.jsonl or .npy + ids)",
+    ),
+    "predictions": (
+        "muge_eval.t2i.generators.predictions:PredictionsGenerator",
+        "generation: existing images (TSV or dir)",
+    ),
+    "procedural": ("muge_eval.t2i.generators.procedural:ProceduralGenerator", "generation: colour-keyword baseline"),
+    "diffusers": ("muge_eval.t2i.generators.diffusers_pipeline:DiffusersGenerator", "generation: a diffusers pipeline"),
+    "openai-images": (
+        "muge_eval.t2i.generators.openai_images:OpenAIImagesGenerator",
+        "generation: an OpenAI-compatible images endpoint (b64_json)",
+    ),
+    "hf-chinese-clip": (
+        "muge_eval.models.hf_chinese_clip:HFChineseCLIP",
+        "retrieval: transformers ChineseCLIPModel from a directory or hub id (needs torch, transformers)",
+    ),
+    "cn-clip": (
+        "muge_eval.models.cn_clip_adapter:CNCLIP",
+        "retrieval: cn_clip models by name and a released or fine-tuned checkpoint (needs cn_clip)",
+    ),
+    "open-clip": (
+        "muge_eval.models.open_clip_adapter:OpenCLIP",
+        "retrieval: open_clip multilingual models by name and pretrained tag or file (needs open_clip)",
     ),
     "hf-captioner": (
         "muge_eval.caption.adapters.hf_captioner:HFCaptioner",
@@ -41,6 +64,10 @@ BUILTIN_METRICS = {
     "mean_recall": ("muge_eval.metrics.retrieval:mean_recall", "retrieval: (R@1 + R@5 + R@10) / 3"),
     "map_at_10": ("muge_eval.metrics.retrieval:average_precision_at_k", "retrieval: average precision at 10"),
     "ndcg_at_10": ("muge_eval.metrics.retrieval:ndcg_at_k", "retrieval: binary-gain nDCG at 10"),
+    "fid": ("muge_eval.t2i.fid:frechet_distance", "t2i: Fréchet distance of two Gaussians (eigenvalue trace)"),
+    "inception_score": ("muge_eval.t2i.inception_score:inception_score", "t2i: IS mean and std from logits"),
+    "clip_score": ("muge_eval.t2i.agreement:clip_scores", "t2i: 100 x max(cosine, 0) per item"),
+    "r_precision": ("muge_eval.t2i.agreement:r_precision", "t2i: own description first among 100"),
     "bleu": ("muge_eval.caption.metrics:bleu", "caption: BLEU-1..4, corpus level (pycocoevalcap arithmetic)"),
     "rouge_l": ("muge_eval.caption.metrics:rouge_l", "caption: ROUGE-L F-measure, beta 1.2"),
     "cider_d": ("muge_eval.caption.metrics:cider_d", "caption: CIDEr-D, idf from the scored references"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from muge_eval import distributed
 from muge_eval.cards import TaskCard, load_card
 from muge_eval.errors import UsageError
 from muge_eval.io.atomic import atomic_write_json, atomic_write_lines
@@ -117,7 +118,12 @@ def run_evaluation(
     task.check_split(config.split)
     model, model_record = build_model(registries, model_request, config.seed, task.capability)
     started = time.perf_counter()
-    outcome = task.evaluate(model, config, progress)
+    try:
+        outcome = task.evaluate(model, config, progress)
+    finally:
+        distributed.shutdown()
+    if not distributed.context().is_main:  # rank 0 alone writes the run's files
+        return RunArtifacts(output_dir, output_dir / RESULTS_FILE, {})
     timings = {**outcome.timings, "total_s": time.perf_counter() - started}
     outcome = dataclasses.replace(outcome, timings=timings)
     return write_run_outputs(output_dir, task, outcome, model_record, config.recorded(), config.log_samples)

@@ -19,9 +19,26 @@ class RunConfig:
     data_dir: Path | None = None
     cache_dir: Path | None = None
     log_samples: bool = False
+    # Decoding worker processes (None: one per core but one, at most 16).
+    num_workers: int | None = None
+    # Go on without images that cannot be decoded (they are named in the results).
+    skip_bad_images: bool = False
+    # Embedding cache directory (None: the default location); off with use_embedding_cache.
+    embedding_cache: Path | None = None
+    use_embedding_cache: bool = True
+    # Rows per cache chunk (rounded up to whole batches): the unit of resuming and sharding.
+    chunk_size: int = 2048
 
     def recorded(self) -> dict[str, Any]:
-        return {"split": self.split, "batch_size": self.batch_size, "seed": self.seed, "limit": self.limit}
+        recorded: dict[str, Any] = {
+            "split": self.split,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "limit": self.limit,
+        }
+        if self.skip_bad_images:  # it changes the pool
+            recorded["skip_bad_images"] = True
+        return recorded
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,10 @@ class TaskOptionFlag:
 
 # One line per task-type option that deserves its own flag on `run`, `score` and `validate`.
 TASK_OPTION_FLAGS: tuple[TaskOptionFlag, ...] = (
+    TaskOptionFlag("--inception-weights", "inception_weights", "t2i: path of pt_inception-2015-12-05-6726825d.pth."),
+    TaskOptionFlag("--judge", "judge", "t2i: retrieval model that judges clip_score and r_precision."),
+    TaskOptionFlag("--judge-args", "judge_args", "t2i: the judge's options as k=v,k2=v2."),
+    TaskOptionFlag("--image-size", "image_size", "t2i: expected submission image size (N, WxH or any)."),
     TaskOptionFlag("--tokenizer", "tokenizer", "Caption tokenizer: char (MUGE default), jieba, whitespace."),
     TaskOptionFlag(
         "--metrics",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from muge_eval import __version__
+from muge_eval.cli.board_commands import leaderboard_group, submit_command
 from muge_eval.cli.common import MugeGroup, registries_for, tasks_dir_option
+from muge_eval.cli.regress_command import regress_command
 from muge_eval.cli.run_command import run_command
 from muge_eval.cli.submission_commands import score_command, validate_command
 
@@ -26,6 +29,11 @@ def main(ctx: click.Context, quiet: bool) -> None:
       muge-eval score --task muge-retrieval --gold MR_valid_queries.jsonl --predictions pred.jsonl
     """
     ctx.obj = {"quiet": quiet}
+    if quiet:
+        # `datasets` reads this when it is first imported (lazily, after this point).
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        # transformers' and the hub's bars (model loading) read this one.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @main.command("tasks")
@@ -57,3 +65,6 @@ def models_command() -> None:
 main.add_command(run_command)
 main.add_command(validate_command)
 main.add_command(score_command)
+main.add_command(submit_command)
+main.add_command(leaderboard_group)
+main.add_command(regress_command)

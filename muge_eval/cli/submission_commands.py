@@ -7,15 +7,15 @@ from typing import Any
 
 import click
 
-from muge_eval.cli.common import collect_task_options, registries_for, task_option_flags, tasks_dir_option
+from muge_eval.cli.common import F, collect_task_options, registries_for, task_option_flags, tasks_dir_option
 from muge_eval.cli.run_command import print_metrics
-from muge_eval.errors import InputError
+from muge_eval.errors import InputError, UsageError
 from muge_eval.results import build_results, write_results
 from muge_eval.retrieval.scoring import tianchi_failure, tianchi_success
 from muge_eval.runner import load_task, score_outcome, write_json
 
 
-def common_submission_options(func):  # type: ignore[no-untyped-def]
+def common_submission_options(func: F) -> F:
     func = click.option("--task", "task_name", required=True, help="Task name or card file.")(func)
     func = click.option("--split", default=None, help="Split the gold data comes from (default: the card's).")(func)
     func = click.option(
@@ -100,6 +100,9 @@ def score_command(
           --format tianchi --output score.json
     """
     task = load_task(registries_for(tasks_dirs), task_name, collect_task_options(task_args, flags))
+    # Retrieval has the official scorer's object; another task type may define its own.
+    if output_format == "tianchi" and task.card.type != "retrieval" and not hasattr(task, "tianchi_success"):
+        raise UsageError(f"--format tianchi is the MUGE retrieval scorer's output, not for {task.card.type} tasks")
     chosen_split = split or task.card.default_split
     try:
         outcome = score_outcome(task, gold, predictions, chosen_split, data_dir, direction)
@@ -126,5 +129,7 @@ def score_command(
     if output is not None:
         write_results(output, results)
     print_metrics(results)
+    for note in results.get("notes", []):
+        click.echo(f"note: {note}", err=True)
     if output is not None:
         click.echo(f"results: {output}")

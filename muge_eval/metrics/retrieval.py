@@ -14,6 +14,14 @@ Ranking = Sequence[int]
 Relevant = Collection[int]
 
 
+def first_hit_rank(ranking: Ranking, relevant: Relevant) -> int | None:
+    """1-based rank of the first relevant prediction, or None when there is none."""
+    for rank, item in enumerate(ranking, start=1):
+        if item in relevant:
+            return rank
+    return None
+
+
 def hit_at_k(ranking: Ranking, relevant: Relevant, k: int) -> bool:
     """True when any relevant id is among the first ``k`` predictions."""
     return any(item in relevant for item in ranking[:k])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muge_eval.cards import TaskCard
+from muge_eval.cards import TaskCard, describe_local_source
 from muge_eval.data.image_table import check_columns, image_table_from_tsv, load_hub_table, load_saved_table
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import directory_fingerprint, file_sha256, text_fingerprint
@@ -25,6 +25,8 @@ class RetrievalData:
     images: Any
     image_ids: tuple[int, ...]
     info: DatasetInfo
+    # Where the images came from, as problems about one image should name it.
+    images_source: str = ""
 
 
 def find_local_files(data_dir: Path, split: str) -> tuple[str, Path, Path]:
@@ -70,7 +72,8 @@ def load_retrieval_data(card: TaskCard, split: str, data_dir: Path | None, cache
         table = image_table_from_tsv(images_path, "int", images_sha, cache_dir)
         fingerprint = text_fingerprint(images_path.name, images_sha, texts_path.name, file_sha256(texts_path))
         files: tuple[str, ...] = (images_path.name, texts_path.name)
-        where = f"local:{data_dir}"
+        where = describe_local_source(data_dir)
+        images_source = str(images_path)
         data_format = f"{card.data.format}/{layout}"
     elif source == "saved":
         location = data_dir or card.data_location()
@@ -80,12 +83,14 @@ def load_retrieval_data(card: TaskCard, split: str, data_dir: Path | None, cache
         gold = _gold_from_table(load_saved_table(location, "texts", split), f"{location}/texts")
         fingerprint = directory_fingerprint(location, ("*.arrow", "*.json"))
         files, where, data_format = (), f"saved:{location}", card.data.format
+        images_source = f"{location}/images"
     else:
         hub_id = str(card.data.location)
         table = load_hub_table(hub_id, "images", split, card.data.revision)
         gold = _gold_from_table(load_hub_table(hub_id, "texts", split, card.data.revision), hub_id)
         fingerprint = text_fingerprint("hub", hub_id, str(card.data.revision), table._fingerprint)
         files, where, data_format = (), f"hub:{hub_id}", card.data.format
+        images_source = f"{hub_id} (images)"
     check_columns(table, ("image_id", "image"), where)
     image_ids = tuple(int(i) for i in table["image_id"])
     info = DatasetInfo(
@@ -96,4 +101,4 @@ def load_retrieval_data(card: TaskCard, split: str, data_dir: Path | None, cache
         num_items={"queries": len(gold.ids), "images": len(image_ids)},
         files=files,
     )
-    return RetrievalData(gold, table, image_ids, info)
+    return RetrievalData(gold, table, image_ids, info, images_source)

@@ -9,6 +9,7 @@ top k + margin).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ IndexMatrix = npt.NDArray[np.int64]
 CANDIDATE_MARGIN = 8
 # Upper bound on one query-block x pool-block score matrix (float32 elements).
 DEFAULT_BLOCK_ELEMENTS = 1 << 25  # 128 MiB of float32
+BACKENDS = ("numpy", "faiss", "torch")
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,16 @@ def _topk_rows_tie_exact(scores: FloatMatrix, k: int) -> IndexMatrix:
         return np.broadcast_to(np.arange(n_cols, dtype=np.int64), (n_rows, n_cols)).copy()
     # kth largest value per row; everything strictly above it is in, then the earliest ties.
     kth = np.partition(scores, n_cols - k, axis=1)[:, n_cols - k]
-    above = scores > kth[:, None]
-    need = k - above.sum(axis=1)
+    chosen = scores > kth[:, None]
+    need = k - chosen.sum(axis=1)
     equal = scores == kth[:, None]
-    chosen = above | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
+    # Rows with more boundary ties than places keep the earliest ones; the running count
+    # is computed only for those rows (rare on real embeddings).
+    crowded = np.nonzero(equal.sum(axis=1) > need)[0]
+    if len(crowded):
+        earliest = np.cumsum(equal[crowded], axis=1, dtype=np.int32) <= need[crowded, None]
+        equal[crowded] &= earliest
+    chosen |= equal
     _, cols = np.nonzero(chosen)
     return cols.reshape(n_rows, k).astype(np.int64)
 
@@ -114,12 +122,28 @@ def available_backend() -> str:
     return "faiss"
 
 
+def choose_backend(requested: str, model: object = None) -> tuple[str, str]:
+    """(backend, device): ``auto`` is torch on the model's GPU when it has one, else faiss
+    when installed, else numpy."""
+    device = str(getattr(model, "topk_device", "cpu"))
+    if requested == "auto":
+        if device.startswith("cuda"):
+            return "torch", device
+        return available_backend(), "cpu"
+    if requested not in BACKENDS:
+        from muge_eval.errors import UsageError
+
+        raise UsageError(f"unknown top-k backend {requested!r} (known: auto, {', '.join(BACKENDS)})")
+    return requested, device if requested == "torch" else "cpu"
+
+
 def exact_topk(
     queries: npt.ArrayLike,
     pool: npt.ArrayLike,
     k: int,
     backend: str = "auto",
     block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+    device: str = "cpu",
 ) -> TopK:
     """Exact top-``k`` pool items per query by inner product, ties to the earlier pool item."""
     q = np.ascontiguousarray(queries, dtype=np.float32)
@@ -132,7 +156,12 @@ def exact_topk(
         return TopK(np.empty((len(q), 0), dtype=np.int64), np.empty((len(q), 0)))
     chosen = available_backend() if backend == "auto" else backend
     finder: Callable[[FloatMatrix, FloatMatrix, int, int], IndexMatrix]
-    finder = candidates_faiss if chosen == "faiss" else candidates_numpy
+    if chosen == "torch":
+        from muge_eval.retrieval.torch_topk import candidates_torch
+
+        finder = functools.partial(candidates_torch, device=device, fallback=candidates_numpy)
+    else:
+        finder = candidates_faiss if chosen == "faiss" else candidates_numpy
     candidates = finder(q, p, k + CANDIDATE_MARGIN, block_elements)
     keep = min(k, candidates.shape[1])
     indices = np.empty((len(q), keep), dtype=np.int64)
@@ -142,7 +171,8 @@ def exact_topk(
     chunk = max(1, block_elements // max(1, candidates.shape[1] * q.shape[1] * 2))
     for start in range(0, len(q), chunk):
         cand = candidates[start : start + chunk]
-        exact = np.einsum("qd,qkd->qk", q[start : start + chunk].astype(np.float64), p[cand].astype(np.float64))
+        vectors = p[cand].astype(np.float64)  # (queries, candidates, dim)
+        exact = np.matmul(vectors, q[start : start + chunk].astype(np.float64)[:, :, None])[..., 0]
         order = np.lexsort((cand, -exact), axis=1)[:, :keep]
         indices[start : start + chunk] = np.take_along_axis(cand, order, 1)
         scores[start : start + chunk] = np.take_along_axis(exact, order, 1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from muge_eval.errors import InputError, Problem
-from muge_eval.metrics.retrieval import average_precision_at_k, hit_at_k, ndcg_at_k, official_recalls
+from muge_eval.metrics.retrieval import average_precision_at_k, first_hit_rank, ndcg_at_k, official_recalls
 from muge_eval.retrieval.gold import GoldQueries
 from muge_eval.retrieval.submission import RetrievalSubmission
 
@@ -32,11 +32,13 @@ def score_rankings(gold: GoldQueries, submission: RetrievalSubmission) -> Retrie
     for query_id in gold.ids:
         ranking = submission.rankings[query_id]
         relevant = gold.relevant[query_id]
-        query_hits = {k: hit_at_k(ranking, relevant, k) for k in hits}
+        # hit@k for every k at once: the first relevant rank decides them all.
+        first = first_hit_rank(ranking[:10], relevant)
+        query_hits = {k: first is not None and first <= k for k in hits}
         for k, hit in query_hits.items():
             hits[k] += hit
-        ap = average_precision_at_k(ranking, relevant, 10)
-        ndcg = ndcg_at_k(ranking, relevant, 10)
+        ap = average_precision_at_k(ranking, relevant, 10) if first is not None else 0.0
+        ndcg = ndcg_at_k(ranking, relevant, 10) if first is not None else 0.0
         ap_total += ap
         ndcg_total += ndcg
         samples.append(

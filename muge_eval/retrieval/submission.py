@@ -28,13 +28,18 @@ class RetrievalSubmission:
 
 
 def _key(obj: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    return next((k for k in keys if k in obj), None)
+    for key in keys:
+        if key in obj:
+            return key
+    return None
 
 
 def _check_ranking(ids: Any, list_key: str, query_id: int, line: int, problems: ProblemList) -> bool:
     if not isinstance(ids, list):
         problems.add(f"must be a list, got {type(ids).__name__} (query {query_id})", line, list_key)
         return False
+    if len(ids) == TOP_K and all(type(v) is int for v in ids) and len(set(ids)) == TOP_K:
+        return True  # the common case, checked in one pass
     ok = True
     if len(ids) != TOP_K:
         problems.add(f"must hold exactly {TOP_K} ids, got {len(ids)} (query {query_id})", line, list_key)

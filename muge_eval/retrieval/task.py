@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import files_fingerprint
 from muge_eval.io.atomic import atomic_write_lines
-from muge_eval.models.base import RETRIEVAL, ImageBatch, ModelAdapter, RetrievalAdapter, TextBatch
+from muge_eval.models.base import RETRIEVAL, ModelAdapter, RetrievalAdapter
 from muge_eval.progress import Progress
 from muge_eval.retrieval.data import RetrievalData, find_local_files, load_retrieval_data
+from muge_eval.retrieval.encoding import Embeddings, SplitEncoder, bad_image_problems
 from muge_eval.retrieval.gold import GoldQueries, invert_gold, read_gold_queries
-from muge_eval.retrieval.ranking import available_backend, exact_topk, l2_normalize
+from muge_eval.retrieval.ranking import choose_backend, exact_topk, l2_normalize
 from muge_eval.retrieval.schema import DIRECTION_FIELDS, TOP_K, DirectionFields
 from muge_eval.retrieval.scoring import RANK_KEYS, RECALL_KEYS, score_rankings
 from muge_eval.retrieval.submission import RetrievalSubmission, read_submission
@@ -47,36 +47,9 @@ def prediction_file_name(direction: str) -> str:
     return "predictions.jsonl" if direction == "text_to_image" else f"predictions_{direction}.jsonl"
 
 
-def _batches(count: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, count, size):
-        yield start, min(count, start + size)
-
-
-def _decode_rows(table: Any, start: int, stop: int, source: str) -> list[Image.Image]:
-    """Images of rows [start, stop); a corrupt image is reported with its TSV line."""
-    try:
-        return list(table[start:stop]["image"])
-    except Exception:  # a corrupt image anywhere in the slice: find which
-        for row in range(start, stop):
-            try:
-                _ = table[row]["image"]
-            except Exception as exc:
-                line = table.select_columns(["line"])[row]["line"] if "line" in table.column_names else row + 1
-                raise InputError(
-                    [Problem(source, f"cannot decode image: {exc}", line, "image")], "corrupt image"
-                ) from exc
-        raise
-
-
-def _check_embeddings(array: Any, rows: int, what: str, dim: int | None) -> npt.NDArray[np.float32]:
-    matrix = np.asarray(array, dtype=np.float32)
-    if matrix.ndim != 2 or matrix.shape[0] != rows:
-        raise UsageError(f"model returned {what} embeddings of shape {matrix.shape}, expected ({rows}, d)")
-    if dim is not None and matrix.shape[1] != dim:
-        raise UsageError(f"model returned {what} embeddings of dimension {matrix.shape[1]}, earlier {dim}")
-    if not np.isfinite(matrix).all():
-        raise UsageError(f"model returned non-finite {what} embeddings (NaN or inf)")
-    return matrix
+def worker_outcome(info: DatasetInfo) -> TaskOutcome:
+    """What a non-zero rank of a multi-process run hands back: nothing to write."""
+    return TaskOutcome(dataset=info, metrics={}, metric_info={}, main_metric="", protocol={}, notes=("worker rank",))
 
 
 def write_rankings_jsonl(
@@ -95,7 +68,7 @@ class RetrievalTask(TaskType):
     type_name = "retrieval"
     capability = RETRIEVAL
     accepted_options: ClassVar[Mapping[str, str]] = {
-        "backend": "top-k backend: auto (faiss when installed), numpy or faiss"
+        "backend": "top-k backend: auto (torch on the model's GPU, else faiss when installed), numpy, faiss or torch"
     }
 
     def _direction(self, direction: str | None) -> str:
@@ -172,34 +145,25 @@ class RetrievalTask(TaskType):
             notes=notes,
         )
 
-    def _encode(
-        self, model: RetrievalAdapter, data: RetrievalData, gold: GoldQueries, config: RunConfig, progress: Progress
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], dict[str, float]]:
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        text_parts: list[npt.NDArray[np.float32]] = []
-        dim: int | None = None
-        ids = list(gold.ids)
-        for start, stop in progress.iterate(list(_batches(len(ids), config.batch_size)), None, "encode texts", "batch"):
-            batch = TextBatch(ids[start:stop], [gold.texts[i] for i in ids[start:stop]])
-            part = _check_embeddings(model.encode_text_batch(batch), stop - start, "text", dim)
-            dim = part.shape[1]
-            text_parts.append(part)
-        timings["encode_texts_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        image_parts: list[npt.NDArray[np.float32]] = []
-        table, source = data.images, data.info.source
-        for start, stop in progress.iterate(
-            list(_batches(len(data.image_ids), config.batch_size)), None, "encode images", "batch"
-        ):
-            batch_images = ImageBatch(
-                data.image_ids[start:stop], functools.partial(_decode_rows, table, start, stop, source)
-            )
-            part = _check_embeddings(model.encode_image_batch(batch_images), stop - start, "image", dim)
-            dim = part.shape[1]
-            image_parts.append(part)
-        timings["encode_images_s"] = time.perf_counter() - started
-        return l2_normalize(np.concatenate(text_parts)), l2_normalize(np.concatenate(image_parts)), timings
+    def _drop_bad_images(
+        self, data: RetrievalData, encoded: Embeddings, model: ModelAdapter, config: RunConfig
+    ) -> tuple[RetrievalData, npt.NDArray[np.float32], tuple[str, ...]]:
+        """Fail on undecodable images with their list, or leave them out of the pool."""
+        bad = np.nonzero(~encoded.image_ok)[0]
+        if not len(bad):
+            return data, l2_normalize(encoded.images), ()
+        problems = bad_image_problems(data, [int(r) for r in bad], getattr(model, "image_transform", lambda: None)())
+        if not config.skip_bad_images:
+            raise InputError(problems, f"{len(bad)} image(s) cannot be decoded (pass --skip-bad-images to go on)")
+        keep = encoded.image_ok
+        kept_ids = tuple(i for i, ok in zip(data.image_ids, keep, strict=True) if ok)
+        if len(kept_ids) < TOP_K:
+            raise InputError(problems, f"only {len(kept_ids)} images decode, fewer than {TOP_K}")
+        info = dataclasses.replace(data.info, num_items={**data.info.num_items, "bad_images": len(bad)})
+        skipped = ", ".join(f"{p.message} (line {p.line})" for p in problems)
+        note = f"{len(bad)} image(s) could not be decoded and were left out of the pool: {skipped}"
+        data = dataclasses.replace(data, image_ids=kept_ids, info=info)
+        return data, l2_normalize(encoded.images[keep]), (note,)
 
     def evaluate(self, model: ModelAdapter, config: RunConfig, progress: Progress) -> TaskOutcome:
         if not isinstance(model, RetrievalAdapter):
@@ -221,20 +185,26 @@ class RetrievalTask(TaskType):
                 [Problem(data.info.source, f"the pool has {len(data.image_ids)} images, fewer than {TOP_K}")]
             )
         timings = {"load_s": time.perf_counter() - started}
-        texts_emb, images_emb, encode_timings = self._encode(model, data, gold, config, progress)
-        timings.update(encode_timings)
-        backend = self.options.get("backend", "auto")
-        backend = available_backend() if backend == "auto" else backend
+        started = time.perf_counter()
+        encoded = SplitEncoder(model, data, gold, config, progress).encode()
+        if encoded is None:  # a worker rank of a multi-process run: rank 0 ranks and writes
+            return worker_outcome(data.info)
+        timings.update(encoded.timings)
+        timings["encode_s"] = time.perf_counter() - started
+        encoded_ids = data.image_ids
+        data, images_emb, bad_notes = self._drop_bad_images(data, encoded, model, config)
+        texts_emb = l2_normalize(encoded.texts)
+        backend, device = choose_backend(self.options.get("backend", "auto"), model)
         metrics: dict[str, float] = {}
         samples: list[Mapping[str, Any]] = []
         predictions: list[PredictionFile] = []
-        notes: list[str] = []
+        notes: list[str] = list(bad_notes)
         for direction in self.card.directions:
             started = time.perf_counter()
             fields = DIRECTION_FIELDS[direction]
             if direction == "text_to_image":
                 query_ids: Sequence[int] = gold.ids
-                result = exact_topk(texts_emb[: len(gold.ids)], images_emb, TOP_K, backend)
+                result = exact_topk(texts_emb[: len(gold.ids)], images_emb, TOP_K, backend, device=device)
                 targets: Sequence[int] = data.image_ids
                 direction_gold: GoldQueries | None = gold if gold.has_answers else None
             else:
@@ -251,7 +221,7 @@ class RetrievalTask(TaskType):
                 query_emb = images_emb[[image_row[q] for q in query_ids if q in image_row]]
                 if len(query_emb) != len(query_ids):
                     raise InputError([Problem(gold.file, "some texts name images that are not in the pool")])
-                result = exact_topk(query_emb, texts_emb, TOP_K, backend)
+                result = exact_topk(query_emb, texts_emb, TOP_K, backend, device=device)
                 targets = gold.ids
             rankings = {
                 q: tuple(int(targets[j]) for j in row) for q, row in zip(query_ids, result.indices, strict=True)
@@ -272,6 +242,8 @@ class RetrievalTask(TaskType):
                 for s in outcome.samples
             )
         protocol = {**self.protocol(backend), "directions": list(self.card.directions)}
+        if config.skip_bad_images:
+            protocol["skipped_images"] = [i for i, ok in zip(encoded_ids, encoded.image_ok, strict=True) if not ok]
         return TaskOutcome(
             dataset=data.info,
             metrics=metrics,

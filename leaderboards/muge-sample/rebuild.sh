@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerate the results of the built-in baselines on the bundled samples, submit them to
+# this board (replacing the stored ones) and build the site.
+#   usage: leaderboards/muge-sample/rebuild.sh [SITE_DIR]   (default: leaderboards/muge-sample/site)
+# Needs `muge-eval` on the PATH (or set MUGE_EVAL="python -m muge_eval").
+set -euo pipefail
+board="$(cd "$(dirname "$0")" && pwd)"
+site="${1:-$board/site}"
+muge_eval=(${MUGE_EVAL:-muge-eval})
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+baseline() {  # TASK MODEL DISPLAY_NAME [MODEL_ARGS]
+  local out="$work/$1/$3"
+  "${muge_eval[@]}" --quiet run --task "$1" --model "$2" --model-name "$3" --model-args "${4:-}" \
+    --log-samples --output-dir "$out" >/dev/null
+  "${muge_eval[@]}" submit "$out/results.json" --board "$board" --replace
+}
+
+# Two seeds of the chance baseline: their difference is noise, which the site marks.
+baseline muge-retrieval-sample random random
+baseline muge-retrieval-sample random random-seed7 seed=7
+# Text-to-image: the procedural colour-keyword generator, judged by the random retrieval
+# baseline (FID and IS need Inception weights that are not bundled).
+baseline_t2i() {  # DISPLAY_NAME JUDGE_ARGS
+  local out="$work/muge-t2i-sample/$1"
+  "${muge_eval[@]}" --quiet run --task muge-t2i-sample --model procedural --model-name "$1" \
+    --judge random --judge-args "$2" --log-samples --output-dir "$out" >/dev/null
+  "${muge_eval[@]}" submit "$out/results.json" --board "$board" --replace
+}
+baseline_t2i procedural seed=1234
+
+"${muge_eval[@]}" leaderboard build "$board" --out "$site"

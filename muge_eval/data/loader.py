@@ -1,0 +1,127 @@
+"""Decoding images in parallel: a torch DataLoader over whole batches of table rows.
+
+Each worker slices raw JPEG/PNG bytes out of the Arrow table (no decoding by `datasets`),
+decodes and resizes them with the model's ``ImageTransform`` and hands back a uint8 array,
+so the main process only copies bytes to the device. A corrupt image does not stop the
+batch: its row is marked bad and the caller decides (fail with the list, or skip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from muge_eval.models.image_transform import ImageTransform
+
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+@dataclass(frozen=True)
+class PixelBatch:
+    start: int
+    pixels: Any  # uint8 (n, r, r, 3), numpy or a pinned torch tensor; zeros where ``ok`` is False
+    ok: npt.NDArray[np.bool_]
+    decode_s: float
+
+    def pin_memory(self) -> PixelBatch:
+        """Called by the DataLoader's pinning thread (``pin_memory=True``) on CUDA."""
+        return PixelBatch(self.start, self.pixels.pin_memory(), self.ok, self.decode_s)
+
+
+def raw_image_table(table: Any) -> Any:
+    """The table with undecoded image bytes, and only the columns the workers read."""
+    import datasets
+
+    return table.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
+
+
+def decode_error(data: bytes | None, transform: ImageTransform) -> str | None:
+    """Why ``data`` cannot be decoded, or None."""
+    if data is None:
+        return "no image bytes"
+    try:
+        transform(data)
+    except DECODE_ERRORS as exc:
+        return f"cannot decode image: {exc}"
+    return None
+
+
+class BatchDecoder:
+    """A map-style dataset whose item ``i`` is the decoded batch ``ranges[i]``.
+
+    A plain class (no torch import): DataLoader accepts anything with ``__getitem__`` and
+    ``__len__``, and it pickles for spawned workers.
+    """
+
+    def __init__(self, raw_table: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform):
+        self.raw_table = raw_table
+        self.ranges = list(ranges)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.ranges)
+
+    def __getitem__(self, index: int) -> PixelBatch:
+        import time
+
+        started = time.perf_counter()
+        start, stop = self.ranges[index]
+        records = self.raw_table[start:stop]["image"]
+        r = self.transform.resolution
+        pixels = np.zeros((stop - start, r, r, 3), dtype=np.uint8)
+        ok = np.zeros(stop - start, dtype=np.bool_)
+        for row, record in enumerate(records):
+            data = record.get("bytes") if isinstance(record, dict) else None
+            if data is None:
+                continue
+            try:
+                pixels[row] = self.transform(data)
+            except DECODE_ERRORS:
+                continue
+            ok[row] = True
+        return PixelBatch(start, pixels, ok, time.perf_counter() - started)
+
+
+def _to_tensor(item: PixelBatch) -> PixelBatch:
+    """Runs in the worker: a torch tensor travels to the main process through shared
+    memory, where a numpy array would be pickled through a pipe."""
+    import torch
+
+    return PixelBatch(item.start, torch.from_numpy(item.pixels), item.ok, item.decode_s)
+
+
+def iter_pixel_batches(
+    table: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform, num_workers: int, pin: bool = False
+) -> Iterator[PixelBatch]:
+    """Decoded batches of ``ranges``, in order; decoded by ``num_workers`` processes when > 0."""
+    decoder = BatchDecoder(raw_image_table(table), ranges, transform)
+    if num_workers <= 0 or len(ranges) <= 1:
+        for index in range(len(decoder)):
+            yield decoder[index]
+        return
+    from torch.utils.data import DataLoader
+
+    loader: Any = DataLoader(
+        decoder,  # type: ignore[arg-type]
+        batch_size=None,
+        shuffle=False,
+        num_workers=min(num_workers, len(ranges)),
+        collate_fn=_to_tensor,  # type: ignore[arg-type]
+        prefetch_factor=4,
+        persistent_workers=False,
+        pin_memory=pin,
+    )
+    yield from loader
+
+
+def default_workers() -> int:
+    """One decoding process per core but one, at most 16."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(16, cores - 1))

@@ -1,0 +1,151 @@
+"""``board.yaml``: what a board ranks (tasks, split, metrics, accepted dataset fingerprints)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from muge_eval.errors import InputError, Problem, ProblemList
+
+BOARD_FILE = "board.yaml"
+RESULTS_DIR = "results"
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 20210501
+BOARD_KEYS = {"title", "description", "tasks", "bootstrap"}
+TASK_KEYS = {"name", "title", "split", "main_metric", "columns", "fingerprints", "ranges"}
+
+
+@dataclass(frozen=True)
+class BoardTask:
+    """One ranked task: which split, which metric ranks, which columns are shown."""
+
+    name: str
+    split: str
+    main_metric: str
+    columns: tuple[str, ...]
+    fingerprints: tuple[str, ...]
+    title: str = ""
+    ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name
+
+
+@dataclass(frozen=True)
+class Board:
+    directory: Path
+    title: str
+    description: str
+    tasks: tuple[BoardTask, ...]
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
+
+    @property
+    def results_dir(self) -> Path:
+        return self.directory / RESULTS_DIR
+
+    def task(self, name: str) -> BoardTask | None:
+        return next((t for t in self.tasks if t.name == name), None)
+
+
+def _str_list(value: Any, where: str, problems: ProblemList) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        problems.add("must be a non-empty list of strings", field_name=where)
+        return ()
+    return tuple(value)
+
+
+def _ranges(value: Any, where: str, problems: ProblemList) -> dict[str, tuple[float | None, float | None]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add("must map metric names to [low, high]", field_name=where)
+        return {}
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for metric, bounds in value.items():
+        ok = isinstance(bounds, list) and len(bounds) == 2
+        ok = ok and all(b is None or (isinstance(b, (int, float)) and not isinstance(b, bool)) for b in bounds)
+        if not ok:
+            problems.add("must be [low, high] (numbers or null)", field_name=f"{where}.{metric}")
+            continue
+        out[str(metric)] = (bounds[0], bounds[1])
+    return out
+
+
+def _parse_task(doc: Any, where: str, problems: ProblemList) -> BoardTask | None:
+    if not isinstance(doc, dict):
+        problems.add("must be a mapping", field_name=where)
+        return None
+    for key in sorted(set(doc) - TASK_KEYS):
+        problems.add(f"unknown key (known: {', '.join(sorted(TASK_KEYS))})", field_name=f"{where}.{key}")
+    values: dict[str, str] = {}
+    for key in ("name", "split", "main_metric"):
+        value = doc.get(key)
+        if not isinstance(value, str) or not value:
+            problems.add("is required (a string)", field_name=f"{where}.{key}")
+        values[key] = str(value)
+    columns = _str_list(doc.get("columns", [values["main_metric"]]), f"{where}.columns", problems)
+    if columns and values["main_metric"] not in columns:
+        columns = (values["main_metric"], *columns)
+    fingerprints = _str_list(doc.get("fingerprints"), f"{where}.fingerprints", problems)
+    title = doc.get("title", "")
+    if not isinstance(title, str):
+        problems.add("must be a string", field_name=f"{where}.title")
+        title = ""
+    ranges = _ranges(doc.get("ranges"), f"{where}.ranges", problems)
+    return BoardTask(values["name"], values["split"], values["main_metric"], columns, fingerprints, title, ranges)
+
+
+def parse_board(doc: Any, directory: Path, file: str) -> Board:
+    problems = ProblemList(file)
+    if not isinstance(doc, dict):
+        raise InputError([Problem(file, "board.yaml must be a YAML mapping")], "invalid board")
+    for key in sorted(set(doc) - BOARD_KEYS):
+        problems.add(f"unknown key (known: {', '.join(sorted(BOARD_KEYS))})", field_name=key)
+    title = doc.get("title")
+    if not isinstance(title, str) or not title:
+        problems.add("is required (a string)", field_name="title")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        problems.add("must be a string", field_name="description")
+    raw_tasks = doc.get("tasks")
+    tasks: list[BoardTask] = []
+    if not isinstance(raw_tasks, list) or not raw_tasks:
+        problems.add("must be a non-empty list of tasks", field_name="tasks")
+    else:
+        for index, raw in enumerate(raw_tasks):
+            task = _parse_task(raw, f"tasks[{index}]", problems)
+            if task is not None:
+                tasks.append(task)
+    names = [t.name for t in tasks]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.add(f"task {name!r} is listed more than once", field_name="tasks")
+    bootstrap = doc.get("bootstrap", {})
+    resamples, seed = DEFAULT_RESAMPLES, DEFAULT_SEED
+    if not isinstance(bootstrap, dict):
+        problems.add("must be a mapping with resamples and seed", field_name="bootstrap")
+    else:
+        resamples = bootstrap.get("resamples", DEFAULT_RESAMPLES)
+        seed = bootstrap.get("seed", DEFAULT_SEED)
+        if not isinstance(resamples, int) or isinstance(resamples, bool) or not 100 <= resamples <= 100000:
+            problems.add("must be an integer from 100 to 100000", field_name="bootstrap.resamples")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            problems.add("must be a non-negative integer", field_name="bootstrap.seed")
+    problems.raise_if_any("invalid board")
+    return Board(directory, str(title), str(description).strip(), tuple(tasks), int(resamples), int(seed))
+
+
+def load_board(directory: Path) -> Board:
+    path = directory / BOARD_FILE
+    if not path.is_file():
+        raise InputError([Problem(str(path), "board.yaml not found: is this a board directory?")], "invalid board")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), f"not valid YAML: {exc}")], "invalid board") from exc
+    return parse_board(doc, directory, str(path))

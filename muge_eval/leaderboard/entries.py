@@ -1,0 +1,110 @@
+"""The results files stored on a board, and their canonical names."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from muge_eval.errors import InputError, Problem
+from muge_eval.io.jsonl import iter_json_lines
+from muge_eval.leaderboard.board import Board
+from muge_eval.leaderboard.checks import board_problems, direction_problems, model_key
+from muge_eval.results import read_results
+from muge_eval.runner import safe_name
+
+SAMPLES_SUFFIX = ".samples.jsonl"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored results file; ``stem`` names it and its run page."""
+
+    stem: str
+    path: Path
+    document: Mapping[str, Any]
+    samples_path: Path | None
+
+    @property
+    def task(self) -> str:
+        return str(self.document["task"]["name"])
+
+    @property
+    def model(self) -> str:
+        return str(self.document["model"]["name"])
+
+
+def canonical_stem(task: str, model: str) -> str:
+    """``task--model-hash``: readable, safe on any file system, distinct for distinct names."""
+    digest = hashlib.sha256(f"{task}\0{model_key(model)}".encode()).hexdigest()[:10]
+    return f"{safe_name(task)[:60]}--{safe_name(model)[:60]}-{digest}"
+
+
+def samples_path_of(document: Mapping[str, Any], results_path: Path) -> Path | None:
+    """The samples file a results file lists, resolved beside it (never outside its folder)."""
+    name = (document.get("files") or {}).get("samples")
+    if not name:
+        return None
+    candidate = (results_path.parent / name).resolve()
+    if candidate.parent != results_path.parent.resolve():
+        raise InputError(
+            [Problem(str(results_path), f"{name!r} must be a file in the same folder", field="files/samples")],
+            "invalid results file",
+        )
+    if not candidate.is_file():
+        raise InputError(
+            [Problem(str(results_path), f"the samples file {name!r} is missing", field="files/samples")],
+            "invalid results file",
+        )
+    return candidate
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """Per-item records; every line must be a JSON object."""
+    samples: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for line in iter_json_lines(path, "samples file"):
+        if line.error is not None:
+            problems.append(Problem(str(path), line.error, line.number))
+        elif not isinstance(line.value, dict):
+            problems.append(Problem(str(path), "must be a JSON object", line.number))
+        else:
+            samples.append(line.value)
+    if problems:
+        raise InputError(problems, "invalid samples file")
+    return samples
+
+
+def load_entries(board: Board) -> list[Entry]:
+    """Every stored results file, each checked against the schema and the board again."""
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    directory = board.results_dir
+    paths = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    seen: dict[tuple[str, str], Path] = {}
+    for path in paths:
+        try:
+            document = read_results(path)
+            samples = samples_path_of(document, path)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        file_problems = board_problems(document, board, str(path))
+        same_task = [e.document for e in entries if e.task == document["task"]["name"]]
+        file_problems += direction_problems(document, same_task, str(path))
+        key = (document["task"]["name"], model_key(document["model"]["name"]))
+        if key in seen:
+            file_problems.append(Problem(str(path), f"same model and task as {seen[key].name}", field="model/name"))
+        seen[key] = path
+        problems.extend(file_problems)
+        if not file_problems:
+            entries.append(Entry(path.stem, path, document, samples))
+    if problems:
+        raise InputError(problems, "the board holds invalid results")
+    return entries
+
+
+def entries_for(entries: Sequence[Entry], task: str) -> list[Entry]:
+    return [e for e in entries if e.task == task]

@@ -1,0 +1,174 @@
+"""Common base of the torch retrieval adapters (hf-chinese-clip, cn-clip, open-clip).
+
+Subclasses load a model and implement ``_image_features`` (normalised float pixels on the
+device -> features) and ``_text_features`` (a list of strings -> features). This base
+handles device and dtype choice, inference mode, the shared image preprocessing, and the
+fingerprint and protocol recorded in results.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from muge_eval.errors import UsageError
+from muge_eval.fingerprint import directory_fingerprint, files_fingerprint, text_fingerprint
+from muge_eval.models.base import RetrievalAdapter
+from muge_eval.models.image_transform import MODES, SQUASH, ImageTransform, normalize_pixels
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def require(module: str, extra: str) -> None:
+    """Import ``module`` or tell the user which extra to install."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise UsageError(f"this model needs {module!r}: pip install 'muge-eval[{extra}]' ({exc})") from exc
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto`` -> cuda when available; plain ``cuda`` under torchrun -> ``cuda:LOCAL_RANK``."""
+    import torch
+
+    chosen = device or "auto"
+    if chosen == "auto":
+        chosen = "cuda" if torch.cuda.is_available() else "cpu"
+    if chosen == "cuda" and "LOCAL_RANK" in os.environ:
+        chosen = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    if chosen.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device={chosen}: CUDA is not available here (use device=cpu)")
+    try:
+        torch.device(chosen)
+    except RuntimeError as exc:
+        raise UsageError(f"device={chosen!r} is not a torch device: {exc}") from exc
+    return chosen
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    if name not in DTYPES:
+        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {name!r}")
+    return getattr(torch, name)
+
+
+def path_fingerprint(path: Path) -> str:
+    """Content hash of a checkpoint file or directory."""
+    if path.is_dir():
+        return directory_fingerprint(path)
+    return files_fingerprint([path])
+
+
+class TorchRetrievalAdapter(RetrievalAdapter):
+    """A CLIP-style model in torch. Texts and images are embedded on ``device``."""
+
+    # The encoding loop stores these models' embeddings in the on-disk cache.
+    cacheable = True
+
+    def __init__(
+        self,
+        device: str = "auto",
+        dtype: str = "float32",
+        batch_size: int | None = None,
+        preprocess: str = SQUASH,
+        jpeg_draft: bool = True,
+        autocast: str | None = None,
+    ):
+        require("torch", "torch")
+        if preprocess not in MODES:
+            raise UsageError(f"preprocess must be one of {', '.join(MODES)}, not {preprocess!r}")
+        if batch_size is not None and batch_size < 1:
+            raise UsageError("batch_size must be positive")
+        self.device = resolve_device(device)
+        self.dtype_name = dtype
+        self.dtype = torch_dtype(dtype)
+        # Mixed precision on float32 weights (torch.autocast), e.g. autocast=float16 on CUDA.
+        self.autocast = autocast
+        self.autocast_dtype = torch_dtype(autocast) if autocast else None
+        self.batch_size = batch_size
+        self.preprocess = preprocess
+        self.jpeg_draft = jpeg_draft
+        self._fingerprint: str | None = None
+
+    # --- what subclasses provide -------------------------------------------------
+    @abstractmethod
+    def image_transform(self) -> ImageTransform:
+        """The preprocessing of this model's images (resolution, mean/std, mode)."""
+
+    @abstractmethod
+    def _image_features(self, pixels: Any) -> Any:
+        """(n, 3, r, r) normalised pixels on the device -> (n, d) features."""
+
+    @abstractmethod
+    def _text_features(self, texts: list[str]) -> Any:
+        """Texts -> (n, d) features on the device."""
+
+    @abstractmethod
+    def _identity(self) -> str:
+        """What the fingerprint hashes when there is no local file (a hub id, a name)."""
+
+    def _local_path(self) -> Path | None:
+        """The checkpoint file or directory the weights came from, when local."""
+        return None
+
+    def _model_protocol(self) -> dict[str, Any]:
+        return {}
+
+    # --- shared behaviour --------------------------------------------------------
+    @property
+    def topk_device(self) -> str:
+        return self.device
+
+    def fingerprint(self) -> str | None:
+        if self._fingerprint is None:
+            local = self._local_path()
+            self._fingerprint = path_fingerprint(local) if local is not None else text_fingerprint(self._identity())
+        return self._fingerprint
+
+    def protocol(self) -> dict[str, Any]:
+        return {
+            **self._model_protocol(),
+            **self.image_transform().describe(),
+            "dtype": self.dtype_name,
+            "autocast": self.autocast,
+            "normalisation": "L2",
+        }
+
+    def _to_numpy(self, features: Any) -> npt.NDArray[np.float32]:
+        return np.asarray(features.detach().float().cpu().numpy(), dtype=np.float32)
+
+    def _inference(self) -> Any:
+        """Inference mode, under autocast when asked for."""
+        import contextlib
+
+        import torch
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        if self.autocast_dtype is not None:
+            device_type = torch.device(self.device).type
+            stack.enter_context(torch.autocast(device_type=device_type, dtype=self.autocast_dtype))
+        return stack
+
+    def encode_pixels(self, batch: Any) -> npt.NDArray[np.float32]:
+        """uint8 (n, r, r, 3) pixels from the decoding workers -> (n, d) float32."""
+        with self._inference():
+            pixels = normalize_pixels(batch, self.image_transform(), self.device, self.dtype)
+            return self._to_numpy(self._image_features(pixels))
+
+    def encode_images(self, images: list[Image.Image]) -> npt.NDArray[np.float32]:
+        transform = self.image_transform()
+        return self.encode_pixels(np.stack([transform.pixels(im) for im in images]))
+
+    def encode_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        with self._inference():
+            return self._to_numpy(self._text_features(texts))

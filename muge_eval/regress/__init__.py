@@ -1,0 +1,1 @@
+"""Regression checks: compare a run's results with a golden results file."""

@@ -1,0 +1,139 @@
+"""Compare a run's results with golden results, metric by metric, direction-aware.
+
+Comparing different things (another task, split, dataset or tokenizer, or a partial
+run against a full one) is an error, never a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from muge_eval.errors import UsageError
+from muge_eval.regress.tolerance import Tolerances
+
+# Float noise allowed on top of a tolerance, so a change of exactly the tolerance passes.
+EPSILON = 1e-9
+OK, IMPROVED, REGRESSED, MISSING, NEW = "ok", "improved", "REGRESSED", "MISSING", "new"
+FAILING = {REGRESSED, MISSING}
+# (label, path in the results file) of what must be equal for two runs to be compared.
+IDENTITY_FIELDS = (
+    ("task", ("task", "name")),
+    ("task version", ("task", "version")),
+    ("task type", ("task", "type")),
+    ("split", ("dataset", "split")),
+    ("dataset fingerprint", ("dataset", "fingerprint")),
+    ("--limit", ("run_config", "limit")),
+)
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    metric: str
+    expected: float | None
+    actual: float | None
+    tolerance: float
+    higher_is_better: bool
+    verdict: str
+
+    @property
+    def delta(self) -> float | None:
+        if self.expected is None or self.actual is None:
+            return None
+        return self.actual - self.expected
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rows: tuple[MetricComparison, ...]
+    mismatches: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def regressions(self) -> tuple[MetricComparison, ...]:
+        return tuple(r for r in self.rows if r.verdict in FAILING)
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches and not self.regressions
+
+
+def _get(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping) and value:
+        for key, inner in value.items():
+            yield from _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, value
+
+
+def identity_mismatches(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+    """What makes the two runs incomparable: task, split, dataset, partial runs, tokenizer."""
+    problems = []
+    for label, path in IDENTITY_FIELDS:
+        want, got = _get(expected, path), _get(actual, path)
+        if want != got:
+            problems.append(f"{label} differs: expected {want!r}, actual {got!r}")
+    want_protocol = dict(_flatten(expected.get("protocol", {})))
+    got_protocol = dict(_flatten(actual.get("protocol", {})))
+    for key in sorted(set(want_protocol) | set(got_protocol)):
+        if "tokeni" in key.lower() and want_protocol.get(key) != got_protocol.get(key):
+            problems.append(
+                f"protocol {key} differs: expected {want_protocol.get(key)!r}, actual {got_protocol.get(key)!r}"
+            )
+    return problems
+
+
+def protocol_warnings(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+    want = dict(_flatten(expected.get("protocol", {})))
+    got = dict(_flatten(actual.get("protocol", {})))
+    return [
+        f"protocol {key} differs: expected {want.get(key)!r}, actual {got.get(key)!r}"
+        for key in sorted(set(want) | set(got))
+        if "tokeni" not in key.lower() and want.get(key) != got.get(key)
+    ]
+
+
+def _verdict(expected: float, actual: float, tolerance: float, higher_is_better: bool, two_sided: bool) -> str:
+    change = actual - expected if higher_is_better else expected - actual
+    if change < -(tolerance + EPSILON):
+        return REGRESSED
+    if change > tolerance + EPSILON:
+        return REGRESSED if two_sided else IMPROVED
+    return OK
+
+
+def compare_results(
+    expected: Mapping[str, Any], actual: Mapping[str, Any], tolerances: Tolerances, two_sided: bool = False
+) -> Comparison:
+    """Every metric of the golden file against the run; a worse value beyond tolerance fails."""
+    unknown = sorted(set(tolerances.per_metric) - set(expected["metrics"]))
+    if unknown:
+        raise UsageError(
+            f"--tolerance names {', '.join(unknown)}, not metrics of the golden file ({', '.join(expected['metrics'])})"
+        )
+    mismatches = identity_mismatches(expected, actual)
+    rows = []
+    for name, want in expected["metrics"].items():
+        info = expected["metric_info"].get(name, {})
+        higher = bool(info.get("higher_is_better", True))
+        other_info = actual["metric_info"].get(name)
+        if other_info is not None and bool(other_info.get("higher_is_better", True)) != higher:
+            mismatches.append(f"{name}: higher_is_better differs between the files")
+        got = actual["metrics"].get(name)
+        tolerance = tolerances.for_metric(name)
+        verdict = MISSING if got is None else _verdict(float(want), float(got), tolerance, higher, two_sided)
+        value = None if got is None else float(got)
+        rows.append(MetricComparison(name, float(want), value, tolerance, higher, verdict))
+    for name, got in actual["metrics"].items():
+        if name not in expected["metrics"]:
+            info = actual["metric_info"].get(name, {})
+            rows.append(MetricComparison(name, None, float(got), 0.0, bool(info.get("higher_is_better", True)), NEW))
+    return Comparison(tuple(rows), tuple(mismatches), tuple(protocol_warnings(expected, actual)))

@@ -1,0 +1,79 @@
+"""On-disk embedding cache, written chunk by chunk so that a killed run resumes.
+
+One directory per key (model fingerprint and protocol, dataset fingerprint, split, kind,
+batch and chunk sizes, the ids encoded). ``manifest.json`` records the key; each finished
+chunk is one ``chunk-00000.npz`` (``embeddings`` float32, ``ok`` bool), written to a
+temporary file and renamed, so a chunk file is either complete or absent. Loaded with
+``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from muge_eval.io.atomic import atomic_write_bytes, atomic_write_json
+
+CACHE_VERSION = 1
+ENV_VAR = "MUGE_EVAL_EMBEDDING_CACHE"
+
+
+def default_cache_root() -> Path:
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "muge-eval" / "embeddings"
+
+
+def key_digest(key: Mapping[str, Any]) -> str:
+    text = json.dumps({"cache_version": CACHE_VERSION, **key}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    embeddings: npt.NDArray[np.float32]
+    ok: npt.NDArray[np.bool_]
+
+
+class EmbeddingCache:
+    """Chunks of one (model, data, kind) encoding."""
+
+    def __init__(self, root: Path, key: Mapping[str, Any]):
+        self.key = dict(key)
+        self.directory = root / key_digest(key)[:32]
+        manifest = self.directory / "manifest.json"
+        if not manifest.is_file():
+            atomic_write_json(manifest, {"cache_version": CACHE_VERSION, **self.key})
+
+    def _path(self, index: int) -> Path:
+        return self.directory / f"chunk-{index:05d}.npz"
+
+    def load(self, index: int, rows: int) -> Chunk | None:
+        """Chunk ``index`` if it is stored with ``rows`` rows; a damaged file counts as absent."""
+        path = self._path(index)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                embeddings = np.asarray(stored["embeddings"], dtype=np.float32)
+                ok = np.asarray(stored["ok"], dtype=np.bool_)
+        except (OSError, ValueError, KeyError):
+            return None
+        if embeddings.ndim != 2 or len(embeddings) != rows or ok.shape != (rows,):
+            return None
+        return Chunk(embeddings, ok)
+
+    def save(self, index: int, chunk: Chunk) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, embeddings=chunk.embeddings.astype(np.float32), ok=chunk.ok.astype(np.bool_))
+        atomic_write_bytes(self._path(index), buffer.getvalue())

@@ -1,0 +1,1 @@
+"""Text-to-image (MUGE ECommerce-T2I): FID, IS, CLIP score, R-precision and generators."""

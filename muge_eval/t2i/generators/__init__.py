@@ -1,0 +1,1 @@
+"""Image generator adapters: ``generate(prompts, seeds) -> list[PIL.Image]``."""
