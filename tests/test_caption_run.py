@@ -203,3 +203,23 @@ def test_aic_layout_run_reads_the_image_directory(tmp_path: Path) -> None:
     predictions = json.loads((out / "predictions.json").read_text(encoding="utf-8"))
     assert predictions == [{"image_id": "img0", "caption": "红色连衣裙"}, {"image_id": "img1", "caption": "简约裙子"}]
     assert read_results(out / "results.json")["protocol"]["tokenizer"]["name"] == "jieba"
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "jieba"])
+def test_fast_scorer_equals_pycocoevalcap_scorers_on_the_sample(tmp_path: Path, tokenizer: str) -> None:
+    """`scorer=pycocoevalcap` calls Bleu(4)/Rouge()/Cider() directly; the default must agree."""
+    code, output = run_cli("run", "--task", "muge-caption-sample", "--model", "human", "--output-dir",
+                           str(tmp_path / "run"), "--tokenizer", tokenizer)  # fmt: skip
+    assert code == 0, output
+    scores = {}
+    for scorer in ("fast", "pycocoevalcap"):
+        out = str(tmp_path / f"{scorer}.json")
+        code, output = run_cli("score", "--task", "muge-caption-sample", "--tokenizer", tokenizer,
+                               "--predictions", str(tmp_path / "run" / "predictions.jsonl"),
+                               "--task-args", f"scorer={scorer}", "--output", out)  # fmt: skip
+        assert code == 0, output
+        scores[scorer] = read_results(tmp_path / f"{scorer}.json")
+    assert scores["pycocoevalcap"]["protocol"]["scorer"].startswith("pycocoevalcap Bleu(4)")
+    for name, value in scores["pycocoevalcap"]["metrics"].items():
+        assert scores["fast"]["metrics"][name] == pytest.approx(value, rel=0, abs=1e-12), name
+    assert scores["fast"]["metrics"]["cider_d"] > 0

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from muge_eval.caption.metrics import DEFAULT_METRICS, check_metric_names, join_tokens, score_sentences
+from muge_eval.caption.pycocoevalcap_backend import score_sentences_pycocoevalcap
 from muge_eval.caption.tokenizers import CaptionTokenizer, tokenize_all
 from muge_eval.environment import package_version
+from muge_eval.errors import UsageError
 from muge_eval.specs import MetricInfo
 
 SCALE = 100.0
@@ -48,13 +50,29 @@ def main_metric(names: Sequence[str]) -> str:
     return MAIN_METRIC if MAIN_METRIC in names else names[0]
 
 
-def scoring_protocol(tokenizer: CaptionTokenizer, metrics: Sequence[str], num_images: int) -> dict[str, Any]:
+SCORERS = {
+    "fast": "muge-eval's exact re-implementation of pycocoevalcap 1.2 Bleu(4)/Rouge()/Cider() arithmetic "
+    "on space-joined tokens, no PTB tokenizer, no SPICE",
+    "pycocoevalcap": "pycocoevalcap Bleu(4)/Rouge()/Cider() called directly on space-joined tokens, "
+    "no PTB tokenizer, no SPICE",
+}
+
+
+def check_scorer(value: Any) -> str:
+    name = "fast" if value in (None, "") else str(value)
+    if name not in SCORERS:
+        raise UsageError(f"unknown caption scorer {name!r} (available: {', '.join(SCORERS)})")
+    return name
+
+
+def scoring_protocol(
+    tokenizer: CaptionTokenizer, metrics: Sequence[str], num_images: int, scorer: str = "fast"
+) -> dict[str, Any]:
     return {
         "tokenizer": tokenizer.describe(),
         "metrics": list(metrics),
         "scale": "x100",
-        "scorer": "pycocoevalcap 1.2 Bleu(4)/Rouge()/Cider() arithmetic on space-joined tokens, "
-        "no PTB tokenizer, no SPICE",
+        "scorer": SCORERS[scorer],
         "cider_document_frequency": f"from the references of the {num_images} images scored",
         "versions": {
             "pycocoevalcap": package_version("pycocoevalcap") or "not installed",
@@ -69,6 +87,7 @@ def score_captions(
     references: Mapping[str, Sequence[str]],
     tokenizer: CaptionTokenizer,
     metrics: Sequence[str],
+    scorer: str = "fast",
 ) -> ScoredCaptions:
     """Metrics (x100) over ``ids`` and one sample record per image with its own scores."""
     started = time.perf_counter()
@@ -83,7 +102,8 @@ def score_captions(
         ref_tokens.append(tokens[position : position + len(refs)])
         position += len(refs)
     tokenized = time.perf_counter()
-    values = score_sentences(
+    score = score_sentences_pycocoevalcap if scorer == "pycocoevalcap" else score_sentences
+    values = score(
         [join_tokens(t) for t in hyp_tokens], [[join_tokens(t) for t in refs] for refs in ref_tokens], metrics
     )
     scored = time.perf_counter()
@@ -100,6 +120,6 @@ def score_captions(
     return ScoredCaptions(
         metrics={name: value * SCALE for name, value in values.corpus.items()},
         samples=samples,
-        protocol=scoring_protocol(tokenizer, list(values.corpus), len(ids)),
+        protocol=scoring_protocol(tokenizer, list(values.corpus), len(ids), scorer),
         timings={"tokenize_s": tokenized - started, "score_s": scored - tokenized},
     )

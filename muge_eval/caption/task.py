@@ -15,6 +15,7 @@ from muge_eval.caption.data import find_gold_file, is_aic, load_caption_data, re
 from muge_eval.caption.gold import CaptionGold
 from muge_eval.caption.metrics import ALL_METRICS
 from muge_eval.caption.scoring import (
+    check_scorer,
     main_metric,
     metric_infos,
     parse_metrics_option,
@@ -72,6 +73,7 @@ class CaptionTask(TaskType):
     accepted_options: ClassVar[Mapping[str, str]] = {
         "tokenizer": "caption tokenizer: char (MUGE rule), jieba, whitespace, or a registered/module:Class name",
         "metrics": "comma-separated: bleu1,bleu2,bleu3,bleu4,rouge_l,cider_d (default) and meteor (needs java)",
+        "scorer": "fast (default: exact re-implementation, shared n-gram counts) or pycocoevalcap (its scorers)",
         "caption_cache": "directory for cached model captions, or 'off' (default: CACHE_DIR/captions)",
     }
 
@@ -84,6 +86,7 @@ class CaptionTask(TaskType):
         self.tokenizer_name = str(settings.get("tokenizer") or card.options.get("default_tokenizer") or "char")
         self._tokenizer = build_tokenizer(self.tokenizer_name)  # unknown names fail before any work
         self.metric_names = parse_metrics_option(settings.get("metrics"))
+        self.scorer = check_scorer(settings.get("scorer"))
         unknown_main = [m for m in card.metrics if m not in ALL_METRICS]
         if unknown_main:
             raise UsageError(f"task card {card.name!r} lists unknown caption metric(s) {', '.join(unknown_main)}")
@@ -118,7 +121,7 @@ class CaptionTask(TaskType):
         extra_protocol: Mapping[str, Any],
         notes: list[str],
     ) -> tuple[dict[str, float], tuple[Mapping[str, Any], ...], dict[str, Any], dict[str, float]]:
-        scored = score_captions(ids, captions, references, self.tokenizer(), self.metric_names)
+        scored = score_captions(ids, captions, references, self.tokenizer(), self.metric_names, self.scorer)
         empty = sum(1 for i in ids if not captions[i].strip())
         if empty:
             notes.append(f"{empty} of {len(ids)} captions are empty (scored as empty, not dropped)")
@@ -237,7 +240,7 @@ class CaptionTask(TaskType):
                 {},
                 metric_infos(self.metric_names),
                 main_metric(self.metric_names),
-                {**scoring_protocol(self.tokenizer(), self.metric_names, len(ids)), **extra},
+                {**scoring_protocol(self.tokenizer(), self.metric_names, len(ids), self.scorer), **extra},
                 (),
                 predictions,
                 timings,
