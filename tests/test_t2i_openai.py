@@ -16,14 +16,18 @@ from t2i_helpers import write_dataset
 
 from muge_eval.cli.main import main
 from muge_eval.errors import UsageError
-from muge_eval.t2i.generators.http_client import HTTPRequestError
+from muge_eval.models.http_client import HttpError
 from muge_eval.t2i.generators.openai_images import OpenAIImagesGenerator
 
 NO_WEIGHTS_ENV = {"MUGE_EVAL_INCEPTION_WEIGHTS": ""}
 
 
+KEY_ENV = "MUGE_TEST_IMAGES_KEY"
+
+
 @pytest.fixture(autouse=True)
 def isolated_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, "sk-secret-123")
     monkeypatch.setenv("MUGE_EVAL_CACHE", str(tmp_path / "muge-cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
 
@@ -67,9 +71,7 @@ class _Server:
 
 
 def _openai(url: str, **kwargs: object) -> OpenAIImagesGenerator:
-    gen = OpenAIImagesGenerator(model="test-image", base_url=url, api_key="sk-secret-123", **kwargs)  # type: ignore[arg-type]
-    object.__setattr__(gen.client, "sleep", lambda s: None)
-    return gen
+    return OpenAIImagesGenerator(model="test-image", base_url=url, api_key_env=KEY_ENV, backoff_s=0.0, **kwargs)  # type: ignore[arg-type]
 
 
 def test_openai_images_success_retries_and_key() -> None:
@@ -89,19 +91,19 @@ def test_openai_images_success_retries_and_key() -> None:
         "response_format": "b64_json",
         "seed": 42,
     }
-    assert "sk-secret" not in repr(gen.client) and "sk-secret" not in json.dumps(gen.protocol())
+    assert "sk-secret" not in repr(vars(gen.client)) and "sk-secret" not in json.dumps(gen.protocol())
 
 
 def test_openai_images_client_errors_do_not_retry() -> None:
     server = _Server([(401, {"error": "bad key"})])
-    with server as url, pytest.raises(HTTPRequestError, match=r"HTTP 401.*check the API key") as info:
+    with server as url, pytest.raises(HttpError, match=r"failed with HTTP 401") as info:
         _openai(url).generate(["x"], [1])
     assert len(server.requests) == 1 and "sk-secret" not in str(info.value)
     server = _Server([(200, {"data": []})])
-    with server as url, pytest.raises(HTTPRequestError, match="b64_json"):
+    with server as url, pytest.raises(HttpError, match="b64_json"):
         _openai(url).generate(["x"], [1])
     server = _Server([(503, {})] * 3)
-    with server as url, pytest.raises(HTTPRequestError, match="failed after 3 attempts"):
+    with server as url, pytest.raises(HttpError, match=r"failed after 3 attempt"):
         _openai(url, max_retries=2).generate(["x"], [1])
 
 
@@ -127,14 +129,14 @@ def test_run_with_openai_images_records_no_secret(tmp_path: Path) -> None:
                 "--model",
                 "openai-images",
                 "--model-args",
-                f"model=m,base_url={url},api_key=sk-topsecret",
+                f"model=m,base_url={url},api_key_env={KEY_ENV}",
                 "--judge",
                 "random",
                 "--output-dir",
                 str(tmp_path / "run"),
             ],
-            env=NO_WEIGHTS_ENV,
+            env={**NO_WEIGHTS_ENV, KEY_ENV: "sk-topsecret"},
         )
     assert result.exit_code == 0, result.output
-    text = (tmp_path / "run" / "results.json").read_text()
+    text = "".join(p.read_text(errors="replace") for p in (tmp_path / "run").rglob("*") if p.is_file())
     assert "sk-topsecret" not in text and "<redacted>" in text

@@ -1,9 +1,11 @@
 """``openai-images``: an OpenAI-compatible ``POST {base_url}/images/generations`` endpoint
 answering ``{"data": [{"b64_json": ...}]}``.
 
-One request per prompt (``n=1``). The key comes from ``api_key`` or the environment
-variable named by ``api_key_env`` (default ``OPENAI_API_KEY``) and is never recorded. The
-official OpenAI API takes no seed; ``send_seed=true`` adds ``"seed"`` for servers that do.
+One request per prompt (``n=1``), at most ``concurrency`` in flight, through the shared
+client of `muge_eval.models.http_client` (timeouts, retries with backoff on 429 and 5xx).
+The key is read from the environment variable named by ``api_key_env`` (default
+``OPENAI_API_KEY``) when a request is sent, and is never stored or recorded. The official
+OpenAI API takes no seed; ``send_seed=true`` adds ``"seed"`` for servers that do.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from PIL import Image
 from muge_eval.errors import UsageError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.io.image_tsv import decode_base64
+from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy, api_key_from_env
 from muge_eval.t2i.generators.base import GeneratorAdapter
-from muge_eval.t2i.generators.http_client import HTTPRequestError, JsonHttpClient, resolve_api_key
 
 
 class OpenAIImagesGenerator(GeneratorAdapter):
@@ -27,21 +29,27 @@ class OpenAIImagesGenerator(GeneratorAdapter):
         base_url: str = "https://api.openai.com/v1",
         size: str = "256x256",
         quality: str | None = None,
-        api_key: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         send_seed: bool = False,
         timeout_s: float = 120.0,
         max_retries: int = 4,
+        backoff_s: float = 0.5,
+        concurrency: int = 4,
     ):
-        key = resolve_api_key(api_key, api_key_env)
-        if key is None and base_url.startswith("https://api.openai.com"):
+        if api_key_from_env(api_key_env) is None and base_url.startswith("https://api.openai.com"):
             raise UsageError(f"openai-images: no API key (set {api_key_env} or pass api_key=...)")
         self.model = model
         self.size = size
         self.quality = quality
         self.send_seed = send_seed
         self.base_url = base_url
-        self.client = JsonHttpClient(base_url, key, timeout_s, max_retries)
+        self.client = JsonHttpClient(
+            base_url,
+            api_key_env=api_key_env,
+            timeout_s=timeout_s,
+            retry=RetryPolicy(max_retries=max_retries, backoff_s=backoff_s),
+            concurrency=concurrency,
+        )
 
     def fingerprint(self) -> str | None:
         return text_fingerprint("openai-images", self.base_url.rstrip("/"), self.model)
@@ -55,7 +63,7 @@ class OpenAIImagesGenerator(GeneratorAdapter):
             "seed_sent": self.send_seed,
         }
 
-    def _one(self, prompt: str, seed: int) -> Image.Image:
+    def _payload(self, prompt: str, seed: int) -> dict[str, object]:
         payload: dict[str, object] = {
             "model": self.model,
             "prompt": prompt,
@@ -67,16 +75,19 @@ class OpenAIImagesGenerator(GeneratorAdapter):
             payload["quality"] = self.quality
         if self.send_seed:
             payload["seed"] = seed
-        answer = self.client.post_json("/images/generations", payload)
+        return payload
+
+    def _image(self, answer: object) -> Image.Image:
         try:
-            encoded = answer["data"][0]["b64_json"]
+            encoded = answer["data"][0]["b64_json"]  # type: ignore[index]
             image = Image.open(io.BytesIO(decode_base64(encoded)))
             image.load()
         except (KeyError, IndexError, TypeError) as exc:
-            raise HTTPRequestError(f"{self.base_url}: expected {{'data': [{{'b64_json': ...}}]}}") from exc
+            raise HttpError(f"{self.base_url}: expected {{'data': [{{'b64_json': ...}}]}}") from exc
         except (binascii.Error, ValueError, OSError) as exc:
-            raise HTTPRequestError(f"{self.base_url}: b64_json is not a readable image ({exc})") from exc
+            raise HttpError(f"{self.base_url}: b64_json is not a readable image ({exc})") from exc
         return image
 
     def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:
-        return [self._one(p, s) for p, s in zip(prompts, seeds, strict=True)]
+        payloads = [self._payload(p, s) for p, s in zip(prompts, seeds, strict=True)]
+        return [self._image(answer) for answer in self.client.map_post_json("/images/generations", payloads)]
