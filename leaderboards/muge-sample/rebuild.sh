@@ -20,6 +20,10 @@ baseline() {  # TASK MODEL DISPLAY_NAME [MODEL_ARGS]
 # Two seeds of the chance baseline: their difference is noise, which the site marks.
 baseline muge-retrieval-sample random random
 baseline muge-retrieval-sample random random-seed7 seed=7
+# Captioning: the human-agreement baseline (one reference held out per image), two seeds.
+baseline muge-caption-sample human human
+baseline muge-caption-sample human human-seed7 seed=7
+
 # Text-to-image: the procedural colour-keyword generator, judged by the random retrieval
 # baseline (FID and IS need Inception weights that are not bundled).
 baseline_t2i() {  # DISPLAY_NAME JUDGE_ARGS

@@ -43,7 +43,11 @@ def parse_metrics_option(value: Any) -> tuple[str, ...]:
 
 
 def metric_infos(names: Sequence[str]) -> dict[str, MetricInfo]:
-    return {name: MetricInfo(True, "percent", METRIC_DESCRIPTIONS[name]) for name in names}
+    # CIDEr-D is x10 in pycocoevalcap and x100 here, so it is not bounded by 100.
+    return {
+        name: MetricInfo(True, "score_x100" if name == "cider_d" else "percent", METRIC_DESCRIPTIONS[name])
+        for name in names
+    }
 
 
 def main_metric(names: Sequence[str]) -> str:
