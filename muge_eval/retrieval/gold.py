@@ -69,7 +69,7 @@ def read_gold_queries(path: Path, require_answers: bool = False) -> GoldQueries:
         list_key = _first_key(obj, QUERY_RELEVANT_KEYS)
         if list_key is not None:
             items = obj[list_key]
-            if not isinstance(items, list) or not all(type(i) is int for i in items):
+            if not isinstance(items, list) or not set(map(type, items)) <= {int}:
                 problems.add("must be a list of integers", line.number, list_key)
                 continue
             relevant[query_id] = frozenset(items)

@@ -25,20 +25,26 @@ def score_rankings(gold: GoldQueries, submission: RetrievalSubmission) -> Retrie
     """Official recalls over every gold query (empty relevant sets count as misses)."""
     if gold.relevant is None:
         raise InputError([Problem(gold.file, "this split has no answers, so it cannot be scored")])
-    hits = {1: 0, 5: 0, 10: 0}
+    hits1 = hits5 = hits10 = 0
     ap_total = 0.0
     ndcg_total = 0.0
     samples: list[Mapping[str, Any]] = []
+    rankings, relevants = submission.rankings, gold.relevant
     for query_id in gold.ids:
-        ranking = submission.rankings[query_id]
-        relevant = gold.relevant[query_id]
+        ranking = rankings[query_id]
+        relevant = relevants[query_id]
         # hit@k for every k at once: the first relevant rank decides them all.
         first = first_hit_rank(ranking[:10], relevant)
-        query_hits = {k: first is not None and first <= k for k in hits}
-        for k, hit in query_hits.items():
-            hits[k] += hit
-        ap = average_precision_at_k(ranking, relevant, 10) if first is not None else 0.0
-        ndcg = ndcg_at_k(ranking, relevant, 10) if first is not None else 0.0
+        if first is None:
+            hit1 = hit5 = hit10 = False
+            ap = ndcg = 0.0
+        else:
+            hit1, hit5, hit10 = first <= 1, first <= 5, first <= 10
+            ap = average_precision_at_k(ranking, relevant, 10)
+            ndcg = ndcg_at_k(ranking, relevant, 10)
+        hits1 += hit1
+        hits5 += hit5
+        hits10 += hit10
         ap_total += ap
         ndcg_total += ndcg
         samples.append(
@@ -46,15 +52,15 @@ def score_rankings(gold: GoldQueries, submission: RetrievalSubmission) -> Retrie
                 "query_id": query_id,
                 "predicted": list(ranking),
                 "relevant": sorted(relevant),
-                "hit1": query_hits[1],
-                "hit5": query_hits[5],
-                "hit10": query_hits[10],
+                "hit1": hit1,
+                "hit5": hit5,
+                "hit10": hit10,
                 "ap10": ap,
                 "ndcg10": ndcg,
             }
         )
     n = len(gold.ids)
-    metrics = official_recalls(hits[1], hits[5], hits[10], n)
+    metrics = official_recalls(hits1, hits5, hits10, n)
     metrics["map10"] = ap_total / n * 100
     metrics["ndcg10"] = ndcg_total / n * 100
     return RetrievalScore(metrics, tuple(samples))
