@@ -54,36 +54,45 @@ def mean_recall(r1: float, r5: float, r10: float) -> float:
     return (r1 + r5 + r10) / 3.0
 
 
-def average_precision_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> float:
-    """AP@k = (1 / min(|relevant|, k)) * sum over hit ranks i <= k of precision@i.
+def _discount(rank: int) -> float:
+    return 1.0 / math.log2(rank + 1)
 
-    Repeated ids count once (the first time). Zero when nothing is relevant.
+
+def precision_and_gain_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> tuple[float, float]:
+    """AP@k and binary-gain nDCG@k in one pass over the first ``k`` predictions.
+
+    AP@k = (1 / min(|relevant|, k)) * sum over hit ranks i <= k of precision@i.
+    nDCG@k = (sum over hit ranks i <= k of 1 / log2(i + 1)) / (the same sum for an ideal
+    ranking of min(|relevant|, k) hits). Repeated ids count once (the first time); both
+    are zero when nothing is relevant.
     """
     if not relevant:
-        return 0.0
+        return 0.0, 0.0
     hits = 0
-    total = 0.0
+    precision_sum = 0.0
+    dcg = 0.0
     seen: set[int] = set()
     for rank, item in enumerate(ranking[:k], start=1):
         if item in relevant and item not in seen:
             hits += 1
-            total += hits / rank
+            precision_sum += hits / rank
+            dcg += _discount(rank)
         seen.add(item)
-    return total / min(len(relevant), k)
+    if not hits:
+        return 0.0, 0.0
+    best = min(len(relevant), k)
+    ideal = sum(_discount(rank) for rank in range(1, best + 1))
+    return precision_sum / best, dcg / ideal
+
+
+def average_precision_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> float:
+    """AP@k (see `precision_and_gain_at_k`)."""
+    return precision_and_gain_at_k(ranking, relevant, k)[0]
 
 
 def ndcg_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> float:
-    """Binary-gain nDCG@k: DCG = sum of 1/log2(rank + 1) over hits, over the ideal DCG."""
-    if not relevant:
-        return 0.0
-    seen: set[int] = set()
-    dcg = 0.0
-    for rank, item in enumerate(ranking[:k], start=1):
-        if item in relevant and item not in seen:
-            dcg += 1.0 / math.log2(rank + 1)
-        seen.add(item)
-    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(relevant), k) + 1))
-    return dcg / ideal
+    """Binary-gain nDCG@k (see `precision_and_gain_at_k`)."""
+    return precision_and_gain_at_k(ranking, relevant, k)[1]
 
 
 def mean_over_queries(values: Sequence[float]) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from muge_eval.errors import InputError, Problem
-from muge_eval.metrics.retrieval import average_precision_at_k, first_hit_rank, ndcg_at_k, official_recalls
+from muge_eval.metrics.retrieval import first_hit_rank, official_recalls, precision_and_gain_at_k
 from muge_eval.retrieval.gold import GoldQueries
 from muge_eval.retrieval.submission import RetrievalSubmission
 
@@ -40,8 +40,7 @@ def score_rankings(gold: GoldQueries, submission: RetrievalSubmission) -> Retrie
             ap = ndcg = 0.0
         else:
             hit1, hit5, hit10 = first <= 1, first <= 5, first <= 10
-            ap = average_precision_at_k(ranking, relevant, 10)
-            ndcg = ndcg_at_k(ranking, relevant, 10)
+            ap, ndcg = precision_and_gain_at_k(ranking, relevant, 10)
         hits1 += hit1
         hits5 += hit5
         hits10 += hit10
@@ -50,7 +49,7 @@ def score_rankings(gold: GoldQueries, submission: RetrievalSubmission) -> Retrie
         samples.append(
             {
                 "query_id": query_id,
-                "predicted": list(ranking),
+                "predicted": ranking,  # a tuple: written as a JSON list
                 "relevant": sorted(relevant),
                 "hit1": hit1,
                 "hit5": hit5,
