@@ -58,7 +58,8 @@ def resize_on_device(images: Sequence[Any], transform: ImageTransform) -> Any:
 
 
 def _decode_each(raw: Sequence[Any], transform: ImageTransform, device: Any) -> list[Any]:
-    """One at a time after a batch failed: torchvision, then PIL; None where both fail."""
+    """One at a time after a batch failed (``raw``: uint8 tensors on the CPU): torchvision,
+    then PIL; None where both fail."""
     import torch
 
     images: list[Any] = []
@@ -69,7 +70,7 @@ def _decode_each(raw: Sequence[Any], transform: ImageTransform, device: Any) -> 
         except RuntimeError:
             pass
         try:
-            array = transform(bytes(np.asarray(data.cpu() if hasattr(data, "cpu") else data, dtype=np.uint8)))
+            array = transform(bytes(data.cpu().numpy()))
         except DECODE_ERRORS:
             images.append(None)
             continue

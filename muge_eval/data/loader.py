@@ -51,10 +51,10 @@ class PixelBatch:
     raw: tuple[Any, ...] = ()
 
     def pin_memory(self) -> PixelBatch:
-        """Called by the DataLoader's pinning thread (``pin_memory=True``) on CUDA."""
-        raw = tuple(item.pin_memory() for item in self.raw)
+        """Called by the DataLoader's pinning thread (``pin_memory=True``) on CUDA; raw JPEG
+        bytes stay where they are (torchvision copies them to the device itself)."""
         return PixelBatch(
-            self.start, self.pixels.pin_memory(), self.ok, self.decode_s, self.pixel_rows, self.raw_rows, raw
+            self.start, self.pixels.pin_memory(), self.ok, self.decode_s, self.pixel_rows, self.raw_rows, self.raw
         )
 
 
