@@ -4,6 +4,10 @@ Each worker slices raw JPEG/PNG bytes out of the Arrow table (no decoding by `da
 decodes and resizes them with the model's ``ImageTransform`` and hands back a uint8 array,
 so the main process only copies bytes to the device. A corrupt image does not stop the
 batch: its row is marked bad and the caller decides (fail with the list, or skip).
+
+With the transform's ``decode="torchvision"``, a worker decodes only the non-JPEG images
+(PIL, as above) and hands each JPEG over as its raw bytes, for ``device_decode`` to decode
+on the model's device in the main process.
 """
 
 from __future__ import annotations
@@ -16,21 +20,42 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from muge_eval.models.image_transform import ImageTransform
+from muge_eval.models.image_transform import CPU_DECODE, ImageTransform
 
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+
+def is_jpeg(data: bytes) -> bool:
+    return data[:3] == JPEG_SIGNATURE
+
+
 @dataclass(frozen=True)
 class PixelBatch:
+    """Rows ``[start, start + len(ok))``.
+
+    ``pixels`` holds uint8 ``(n, r, r, 3)`` (numpy or a pinned torch tensor; zeros where
+    ``ok`` is False). When the JPEGs are left to the device, it holds only the rows listed
+    in ``pixel_rows`` (decoded by PIL), and ``raw`` holds the undecoded JPEG bytes (uint8
+    arrays or tensors) of the rows in ``raw_rows``; those rows are not yet ``ok``.
+    """
+
     start: int
-    pixels: Any  # uint8 (n, r, r, 3), numpy or a pinned torch tensor; zeros where ``ok`` is False
+    pixels: Any
     ok: npt.NDArray[np.bool_]
     decode_s: float
+    pixel_rows: npt.NDArray[np.int64] | None = None
+    raw_rows: npt.NDArray[np.int64] | None = None
+    raw: tuple[Any, ...] = ()
 
     def pin_memory(self) -> PixelBatch:
-        """Called by the DataLoader's pinning thread (``pin_memory=True``) on CUDA."""
-        return PixelBatch(self.start, self.pixels.pin_memory(), self.ok, self.decode_s)
+        """Called by the DataLoader's pinning thread (``pin_memory=True``) on CUDA; raw JPEG
+        bytes stay where they are (torchvision copies them to the device itself)."""
+        return PixelBatch(
+            self.start, self.pixels.pin_memory(), self.ok, self.decode_s, self.pixel_rows, self.raw_rows, self.raw
+        )
 
 
 def raw_image_table(table: Any) -> Any:
@@ -72,6 +97,8 @@ class BatchDecoder:
         started = time.perf_counter()
         start, stop = self.ranges[index]
         records = self.raw_table[start:stop]["image"]
+        if self.transform.decode != CPU_DECODE:
+            return self._split_jpegs(start, records, started)
         r = self.transform.resolution
         pixels = np.zeros((stop - start, r, r, 3), dtype=np.uint8)
         ok = np.zeros(stop - start, dtype=np.bool_)
@@ -86,13 +113,51 @@ class BatchDecoder:
             ok[row] = True
         return PixelBatch(start, pixels, ok, time.perf_counter() - started)
 
+    def _split_jpegs(self, start: int, records: list[Any], started: float) -> PixelBatch:
+        """JPEGs as raw bytes for the device; the other images decoded here with PIL."""
+        import time
+
+        ok = np.zeros(len(records), dtype=np.bool_)
+        decoded: list[npt.NDArray[np.uint8]] = []
+        pixel_rows: list[int] = []
+        raw: list[npt.NDArray[np.uint8]] = []
+        raw_rows: list[int] = []
+        for row, record in enumerate(records):
+            data = record.get("bytes") if isinstance(record, dict) else None
+            if data is None:
+                continue
+            if is_jpeg(data):
+                raw.append(np.frombuffer(data, dtype=np.uint8).copy())
+                raw_rows.append(row)
+                continue
+            try:
+                decoded.append(self.transform(data))
+            except DECODE_ERRORS:
+                continue
+            pixel_rows.append(row)
+            ok[row] = True
+        r = self.transform.resolution
+        pixels = np.stack(decoded) if decoded else np.zeros((0, r, r, 3), dtype=np.uint8)
+        return PixelBatch(
+            start,
+            pixels,
+            ok,
+            time.perf_counter() - started,
+            np.asarray(pixel_rows, dtype=np.int64),
+            np.asarray(raw_rows, dtype=np.int64),
+            tuple(raw),
+        )
+
 
 def _to_tensor(item: PixelBatch) -> PixelBatch:
     """Runs in the worker: a torch tensor travels to the main process through shared
     memory, where a numpy array would be pickled through a pipe."""
     import torch
 
-    return PixelBatch(item.start, torch.from_numpy(item.pixels), item.ok, item.decode_s)
+    raw = tuple(torch.from_numpy(data) for data in item.raw)
+    return PixelBatch(
+        item.start, torch.from_numpy(item.pixels), item.ok, item.decode_s, item.pixel_rows, item.raw_rows, raw
+    )
 
 
 def iter_pixel_batches(

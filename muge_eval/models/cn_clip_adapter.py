@@ -133,9 +133,10 @@ class CNCLIP(TorchRetrievalAdapter):
         preprocess: str = SQUASH,
         jpeg_draft: bool = True,
         autocast: str | None = None,
+        decode: str = "cpu",
         context_length: int = CONTEXT_LENGTH,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode)
         require("cn_clip", "cn-clip")
         if name is not None and (vision_config or text_config):
             raise UsageError("cn-clip: give either name=... or vision_config=/text_config=, not both")
@@ -168,7 +169,9 @@ class CNCLIP(TorchRetrievalAdapter):
             ) from exc
         cast_like_cn_clip(model, self.dtype)
         self.model = model.to(self.device).eval()
-        self._transform = ImageTransform(int(info["image_resolution"]), self.preprocess, draft=self.jpeg_draft)
+        self._transform = ImageTransform(
+            int(info["image_resolution"]), self.preprocess, draft=self.jpeg_draft, decode=self.decode
+        )
 
     def image_transform(self) -> ImageTransform:
         return self._transform

@@ -31,9 +31,10 @@ class HFChineseCLIP(TorchRetrievalAdapter):
         preprocess: str = SQUASH,
         jpeg_draft: bool = True,
         autocast: str | None = None,
+        decode: str = "cpu",
         context_length: int = CONTEXT_LENGTH,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode)
         require("transformers", "torch")
         from transformers import ChineseCLIPModel, ChineseCLIPProcessor
 
@@ -57,6 +58,7 @@ class HFChineseCLIP(TorchRetrievalAdapter):
             mean=tuple(float(v) for v in image_processor.image_mean),  # type: ignore[arg-type]
             std=tuple(float(v) for v in image_processor.image_std),  # type: ignore[arg-type]
             draft=self.jpeg_draft,
+            decode=self.decode,
         )
 
     def image_transform(self) -> ImageTransform:

@@ -12,6 +12,10 @@ Modes:
 With ``draft`` on, a JPEG at least twice the model resolution is decoded at a reduced
 DCT scale (PIL ``Image.draft``) before resizing; this is faster and changes pixels slightly,
 so it is recorded in the protocol.
+
+With ``decode="torchvision"`` the workers only check each image's format: a JPEG travels
+as its raw bytes and is decoded and resized on the model's device (``muge_eval.data.
+device_decode``); any other format (PNG, ...) is still decoded here with PIL.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from PIL import Image
 SQUASH = "squash"
 PROCESSOR = "processor"
 MODES = (SQUASH, PROCESSOR)
+CPU_DECODE = "cpu"
+TORCHVISION_DECODE = "torchvision"
+DECODE_MODES = (CPU_DECODE, TORCHVISION_DECODE)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 MODE_DESCRIPTIONS = {
@@ -44,10 +51,13 @@ class ImageTransform:
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
     draft: bool = True
+    decode: str = CPU_DECODE
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"preprocess must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.decode not in DECODE_MODES:
+            raise ValueError(f"decode must be one of {', '.join(DECODE_MODES)}, not {self.decode!r}")
         if self.resolution < 1:
             raise ValueError("resolution must be positive")
 
@@ -60,6 +70,7 @@ class ImageTransform:
             "std": list(self.std),
             "jpeg_draft": self.draft,
             "color": "RGB",
+            "decode": self.decode,
         }
 
     def open(self, data: bytes) -> Image.Image:
@@ -69,6 +80,15 @@ class ImageTransform:
         image.load()
         return image
 
+    def resized_size(self, width: int, height: int) -> tuple[int, int]:
+        """``(width, height)`` an image is resized to before the centre crop (none for squash)."""
+        r = self.resolution
+        if self.mode == SQUASH:
+            return r, r
+        if width <= height:
+            return r, max(r, int(r * height / width))
+        return max(r, int(r * width / height)), r
+
     def pixels(self, image: Image.Image) -> npt.NDArray[np.uint8]:
         """``(r, r, 3)`` uint8 of an opened image."""
         r = self.resolution
@@ -76,8 +96,7 @@ class ImageTransform:
             resized = image.resize((r, r), Image.Resampling.BICUBIC)
         else:
             image = image.convert("RGB")
-            width, height = image.size
-            size = (r, max(r, int(r * height / width))) if width <= height else (max(r, int(r * width / height)), r)
+            size = self.resized_size(*image.size)
             resized = image.resize(size, Image.Resampling.BICUBIC)
             left, top = (size[0] - r) // 2, (size[1] - r) // 2
             resized = resized.crop((left, top, left + r, top + r))

@@ -29,8 +29,9 @@ class OpenCLIP(TorchRetrievalAdapter):
         preprocess: str = PROCESSOR,
         jpeg_draft: bool = True,
         autocast: str | None = None,
+        decode: str = "cpu",
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode)
         require("open_clip", "open-clip")
         import open_clip
 
@@ -61,7 +62,7 @@ class OpenCLIP(TorchRetrievalAdapter):
         resolution = int(size[0] if isinstance(size, (tuple, list)) else size)
         mean = tuple(float(v) for v in getattr(visual, "image_mean", None) or open_clip.OPENAI_DATASET_MEAN)
         std = tuple(float(v) for v in getattr(visual, "image_std", None) or open_clip.OPENAI_DATASET_STD)
-        self._transform = ImageTransform(resolution, self.preprocess, mean, std, self.jpeg_draft)  # type: ignore[arg-type]
+        self._transform = ImageTransform(resolution, self.preprocess, mean, std, self.jpeg_draft, self.decode)  # type: ignore[arg-type]
 
     def image_transform(self) -> ImageTransform:
         return self._transform

@@ -20,7 +20,15 @@ from PIL import Image
 from muge_eval.errors import UsageError
 from muge_eval.fingerprint import directory_fingerprint, files_fingerprint, text_fingerprint
 from muge_eval.models.base import RetrievalAdapter
-from muge_eval.models.image_transform import MODES, SQUASH, ImageTransform, normalize_pixels
+from muge_eval.models.image_transform import (
+    CPU_DECODE,
+    DECODE_MODES,
+    MODES,
+    SQUASH,
+    TORCHVISION_DECODE,
+    ImageTransform,
+    normalize_pixels,
+)
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -82,10 +90,15 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         preprocess: str = SQUASH,
         jpeg_draft: bool = True,
         autocast: str | None = None,
+        decode: str = CPU_DECODE,
     ):
         require("torch", "torch")
         if preprocess not in MODES:
             raise UsageError(f"preprocess must be one of {', '.join(MODES)}, not {preprocess!r}")
+        if decode not in DECODE_MODES:
+            raise UsageError(f"decode must be one of {', '.join(DECODE_MODES)}, not {decode!r}")
+        if decode == TORCHVISION_DECODE:
+            require("torchvision", "torch")
         if batch_size is not None and batch_size < 1:
             raise UsageError("batch_size must be positive")
         self.device = resolve_device(device)
@@ -97,6 +110,8 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         self.batch_size = batch_size
         self.preprocess = preprocess
         self.jpeg_draft = jpeg_draft
+        # JPEGs decoded by the DataLoader workers (cpu) or by torchvision on ``device``.
+        self.decode = decode
         self._fingerprint: str | None = None
 
     # --- what subclasses provide -------------------------------------------------

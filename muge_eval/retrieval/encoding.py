@@ -238,20 +238,35 @@ class SplitEncoder:
         dim: int | None = None
         with self._bar(plan, missing, "encode images") as bar:
             for batch in iter_pixel_batches(self.data.images, ranges, self.transform, workers, pin):
+                pixels, ok = self._device_pixels(batch)
                 started = time.perf_counter()
-                rows = len(batch.ok)
-                part = check_embeddings(encode_pixels(batch.pixels), rows, "image", dim)
+                rows = len(ok)
+                part = check_embeddings(encode_pixels(pixels), rows, "image", dim)
                 self.counters.add("model_images_s", time.perf_counter() - started)
                 self.counters.add("decode_images_cpu_s", batch.decode_s)
                 dim = part.shape[1]
-                part[~batch.ok] = 0.0
+                part[~ok] = 0.0
                 index = owner[batch.start]
-                pending[index].append((part, batch.ok))
+                pending[index].append((part, ok))
                 remaining[index] -= 1
                 bar.update(rows)
                 if remaining[index] == 0:
                     done = pending.pop(index)
                     yield index, Chunk(np.concatenate([p for p, _ in done]), np.concatenate([o for _, o in done]))
+
+    def _device_pixels(self, batch: Any) -> tuple[Any, npt.NDArray[np.bool_]]:
+        """A batch's pixels and ``ok``, its JPEGs decoded on the model's device when the
+        transform leaves them to it (``decode=torchvision``)."""
+        if batch.pixel_rows is None:
+            return batch.pixels, batch.ok
+        from muge_eval.data.device_decode import decode_on_device
+
+        assert self.transform is not None
+        started = time.perf_counter()
+        device = getattr(self.model, "device", "cpu")
+        decoded = decode_on_device(batch, self.transform, device)
+        self.counters.add("decode_images_device_s", time.perf_counter() - started)
+        return decoded
 
     def encode(self) -> Embeddings | None:
         """Embeddings on rank 0 (None on the other ranks)."""
