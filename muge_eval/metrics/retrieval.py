@@ -54,8 +54,14 @@ def mean_recall(r1: float, r5: float, r10: float) -> float:
     return (r1 + r5 + r10) / 3.0
 
 
-def _discount(rank: int) -> float:
-    return 1.0 / math.log2(rank + 1)
+# 1 / log2(rank + 1) for ranks 1..10, the DCG discounts of MUGE's cut-off (immutable).
+DISCOUNTS_AT_10 = tuple(1.0 / math.log2(rank + 1) for rank in range(1, 11))
+
+
+def _discounts(k: int) -> tuple[float, ...]:
+    if k <= len(DISCOUNTS_AT_10):
+        return DISCOUNTS_AT_10[:k]
+    return tuple(1.0 / math.log2(rank + 1) for rank in range(1, k + 1))
 
 
 def precision_and_gain_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> tuple[float, float]:
@@ -68,21 +74,21 @@ def precision_and_gain_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -
     """
     if not relevant:
         return 0.0, 0.0
+    discounts = _discounts(k)
     hits = 0
     precision_sum = 0.0
     dcg = 0.0
-    seen: set[int] = set()
+    counted: set[int] = set()
     for rank, item in enumerate(ranking[:k], start=1):
-        if item in relevant and item not in seen:
+        if item in relevant and item not in counted:
+            counted.add(item)
             hits += 1
             precision_sum += hits / rank
-            dcg += _discount(rank)
-        seen.add(item)
+            dcg += discounts[rank - 1]
     if not hits:
         return 0.0, 0.0
     best = min(len(relevant), k)
-    ideal = sum(_discount(rank) for rank in range(1, best + 1))
-    return precision_sum / best, dcg / ideal
+    return precision_sum / best, dcg / math.fsum(discounts[:best])
 
 
 def average_precision_at_k(ranking: Ranking, relevant: Relevant, k: int = 10) -> float:
