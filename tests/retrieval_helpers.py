@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 
@@ -76,3 +77,9 @@ def official_scores(gold: Mapping[int, Sequence[int]], predictions: Mapping[int,
     r1, r5, r10 = r1_stat * 1.0 / len(gold), r5_stat * 1.0 / len(gold), r10_stat * 1.0 / len(gold)
     mean = (r1 + r5 + r10) / 3.0
     return {"r1": r1 * 100, "r5": r5 * 100, "r10": r10 * 100, "mean_recall": mean * 100}
+
+
+def brute_force_topk(queries: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
+    """Top-k pool indices by float64 inner product, ties to the earlier pool item: a full sort."""
+    scores = queries.astype(np.float64) @ pool.astype(np.float64).T
+    return np.array([sorted(range(len(pool)), key=lambda j, row=row: (-row[j], j))[:k] for row in scores])

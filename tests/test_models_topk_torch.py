@@ -6,16 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from retrieval_helpers import brute_force_topk as brute_force
 
 from muge_eval.errors import UsageError
 from muge_eval.retrieval.ranking import choose_backend, exact_topk
 
 pytest.importorskip("torch")
-
-
-def brute_force(queries: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
-    scores = queries.astype(np.float64) @ pool.astype(np.float64).T
-    return np.array([sorted(range(len(pool)), key=lambda j, row=row: (-row[j], j))[:k] for row in scores])
 
 
 @settings(max_examples=40, deadline=None)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from retrieval_helpers import brute_force_topk as brute_force
 
 from muge_eval.metrics.retrieval import average_precision_at_k, ndcg_at_k, recall_at_k
 from muge_eval.retrieval.ranking import exact_topk
@@ -41,11 +42,6 @@ def test_query_order_does_not_matter(data: list[tuple[list[int], frozenset[int]]
         assert recall_at_k([r for r, _ in data], [s for _, s in data], k) == pytest.approx(
             recall_at_k([r for r, _ in shuffled], [s for _, s in shuffled], k), abs=1e-12
         )
-
-
-def brute_force(queries: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
-    scores = queries.astype(np.float64) @ pool.astype(np.float64).T
-    return np.array([sorted(range(len(pool)), key=lambda j, row=row: (-row[j], j))[:k] for row in scores])
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,14 +50,11 @@ def _check_references(value: Any, problems: ProblemList, line: int | None, field
     return not bad
 
 
-def read_muge_gold(path: Path, require_references: bool = False) -> CaptionGold:
-    """``{"image_id": "<hex>", "text": ["caption", ...]}`` per line; test lines carry only the id."""
-    problems = ProblemList(str(path))
-    ids: list[str] = []
-    refs: dict[str, tuple[str, ...]] = {}
+def iter_image_lines(path: Path, what: str, problems: ProblemList) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """``(line number, object, image_id)`` for each JSONL line that is an object with a
+    non-empty string ``image_id`` not seen before; every other line becomes a problem."""
     first_line: dict[str, int] = {}
-    with_text = without_text = 0
-    for line in iter_json_lines(path, "gold file"):
+    for line in iter_json_lines(path, what):
         if line.error:
             problems.add(line.error, line.number)
             continue
@@ -73,12 +70,22 @@ def read_muge_gold(path: Path, require_references: bool = False) -> CaptionGold:
             problems.add(f"image {image_id} also on line {first_line[image_id]}", line.number, "image_id")
             continue
         first_line[image_id] = line.number
+        yield line.number, obj, image_id
+
+
+def read_muge_gold(path: Path, require_references: bool = False) -> CaptionGold:
+    """``{"image_id": "<hex>", "text": ["caption", ...]}`` per line; test lines carry only the id."""
+    problems = ProblemList(str(path))
+    ids: list[str] = []
+    refs: dict[str, tuple[str, ...]] = {}
+    with_text = without_text = 0
+    for number, obj, image_id in iter_image_lines(path, "gold file", problems):
         ids.append(image_id)
         if "text" not in obj:
             without_text += 1
             continue
         with_text += 1
-        if _check_references(obj["text"], problems, line.number, "text", image_id):
+        if _check_references(obj["text"], problems, number, "text", image_id):
             refs[image_id] = tuple(obj["text"])
     if with_text and without_text:
         problems.add(f"{without_text} lines have no 'text' while {with_text} do", None, "text")

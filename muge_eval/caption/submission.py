@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muge_eval.caption.gold import CaptionGold, aic_image_id
+from muge_eval.caption.gold import CaptionGold, aic_image_id, iter_image_lines
 from muge_eval.errors import InputError, Problem, ProblemList
-from muge_eval.io.jsonl import iter_json_lines, open_text
+from muge_eval.io.jsonl import open_text
 
 
 @dataclass(frozen=True)
@@ -55,33 +55,17 @@ def read_muge_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
     problems = ProblemList(str(path))
     captions: dict[str, str] = {}
     where: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for line in iter_json_lines(path, "submission"):
-        if line.error:
-            problems.add(line.error, line.number)
-            continue
-        obj = line.value
-        if not isinstance(obj, dict):
-            problems.add("each line must be a JSON object", line.number)
-            continue
-        image_id = obj.get("image_id")
-        if not isinstance(image_id, str) or not image_id:
-            problems.add(f"must be a non-empty string, got {image_id!r}", line.number, "image_id")
-            continue
-        if image_id in first_line:
-            problems.add(f"image {image_id} also on line {first_line[image_id]}", line.number, "image_id")
-            continue
-        first_line[image_id] = line.number
-        where[image_id] = f"line {line.number}: image_id"
+    for number, obj, image_id in iter_image_lines(path, "submission", problems):
+        where[image_id] = f"line {number}: image_id"
         if "text" not in obj:
-            problems.add(f"missing (image {image_id})", line.number, "text")
+            problems.add(f"missing (image {image_id})", number, "text")
             continue
         text = obj["text"]
         if not isinstance(text, str):
-            problems.add(f"must be a string, got {type(text).__name__} (image {image_id})", line.number, "text")
+            problems.add(f"must be a string, got {type(text).__name__} (image {image_id})", number, "text")
             continue
         captions[image_id] = text
-    return _finish(path, gold, captions, where, set(first_line), problems)
+    return _finish(path, gold, captions, where, set(where), problems)
 
 
 def read_aic_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
