@@ -113,7 +113,7 @@ def ceiling(model_dir: Path, device: str, dtype: str, autocast: str | None, batc
     """Image-tower forwards per second on normalised tensors already on the device."""
     import torch
 
-    from muge_eval.models.hf_chinese_clip import HFChineseCLIP
+    from muge_eval.retrieval.adapters.hf_chinese_clip import HFChineseCLIP
 
     adapter = HFChineseCLIP(model=str(model_dir), device=device, dtype=dtype, autocast=autocast)
     pixels = torch.randn(batch_size, 3, 224, 224, device=adapter.device).to(adapter.dtype)
@@ -135,9 +135,9 @@ def main_process_baseline(data: Path, model_dir: Path, device: str, dtype: str, 
     """Chinese-CLIP eval scripts' pipeline: PIL decode in the main process, float tensors, batch 64."""
     import torch
 
+    from muge_eval.data.image_transform import ImageTransform
     from muge_eval.io.image_tsv import iter_image_tsv
-    from muge_eval.models.hf_chinese_clip import HFChineseCLIP
-    from muge_eval.models.image_transform import ImageTransform
+    from muge_eval.retrieval.adapters.hf_chinese_clip import HFChineseCLIP
 
     adapter = HFChineseCLIP(model=str(model_dir), device=device, dtype=dtype)
     transform = ImageTransform(224, draft=False)

@@ -20,33 +20,33 @@ BUILTIN_TASK_TYPES = {
 }
 BUILTIN_MODELS = {
     "random": (
-        "muge_eval.models.random_baseline:RandomRetrieval",
+        "muge_eval.retrieval.adapters.random_baseline:RandomRetrieval",
         "retrieval: seeded random embeddings, the chance baseline",
     ),
     "features": (
-        "muge_eval.models.features:PrecomputedFeatures",
+        "muge_eval.retrieval.adapters.features:PrecomputedFeatures",
         "retrieval: precomputed embeddings (Chinese-CLIP *_feat.jsonl or .npy + ids)",
     ),
     "predictions": (
-        "muge_eval.t2i.generators.predictions:PredictionsGenerator",
+        "muge_eval.t2i.adapters.predictions:PredictionsGenerator",
         "generation: existing images (TSV or dir)",
     ),
-    "procedural": ("muge_eval.t2i.generators.procedural:ProceduralGenerator", "generation: colour-keyword baseline"),
-    "diffusers": ("muge_eval.t2i.generators.diffusers_pipeline:DiffusersGenerator", "generation: a diffusers pipeline"),
+    "procedural": ("muge_eval.t2i.adapters.procedural:ProceduralGenerator", "generation: colour-keyword baseline"),
+    "diffusers": ("muge_eval.t2i.adapters.diffusers_pipeline:DiffusersGenerator", "generation: a diffusers pipeline"),
     "openai-images": (
-        "muge_eval.t2i.generators.openai_images:OpenAIImagesGenerator",
+        "muge_eval.t2i.adapters.openai_images:OpenAIImagesGenerator",
         "generation: an OpenAI-compatible images endpoint (b64_json)",
     ),
     "hf-chinese-clip": (
-        "muge_eval.models.hf_chinese_clip:HFChineseCLIP",
+        "muge_eval.retrieval.adapters.hf_chinese_clip:HFChineseCLIP",
         "retrieval: transformers ChineseCLIPModel from a directory or hub id (needs torch, transformers)",
     ),
     "cn-clip": (
-        "muge_eval.models.cn_clip_adapter:CNCLIP",
+        "muge_eval.retrieval.adapters.cn_clip_adapter:CNCLIP",
         "retrieval: cn_clip models by name and a released or fine-tuned checkpoint (needs cn_clip)",
     ),
     "open-clip": (
-        "muge_eval.models.open_clip_adapter:OpenCLIP",
+        "muge_eval.retrieval.adapters.open_clip_adapter:OpenCLIP",
         "retrieval: open_clip multilingual models by name and pretrained tag or file (needs open_clip)",
     ),
     "hf-captioner": (
@@ -60,10 +60,10 @@ BUILTIN_MODELS = {
     "human": ("muge_eval.caption.adapters.human:HumanBaseline", "caption: one reference held out vs the rest"),
 }
 BUILTIN_METRICS = {
-    "recall_at_k": ("muge_eval.metrics.retrieval:recall_at_k", "retrieval: official R@k (%)"),
-    "mean_recall": ("muge_eval.metrics.retrieval:mean_recall", "retrieval: (R@1 + R@5 + R@10) / 3"),
-    "map_at_10": ("muge_eval.metrics.retrieval:average_precision_at_k", "retrieval: average precision at 10"),
-    "ndcg_at_10": ("muge_eval.metrics.retrieval:ndcg_at_k", "retrieval: binary-gain nDCG at 10"),
+    "recall_at_k": ("muge_eval.retrieval.metrics:recall_at_k", "retrieval: official R@k (%)"),
+    "mean_recall": ("muge_eval.retrieval.metrics:mean_recall", "retrieval: (R@1 + R@5 + R@10) / 3"),
+    "map_at_10": ("muge_eval.retrieval.metrics:average_precision_at_k", "retrieval: average precision at 10"),
+    "ndcg_at_10": ("muge_eval.retrieval.metrics:ndcg_at_k", "retrieval: binary-gain nDCG at 10"),
     "fid": ("muge_eval.t2i.fid:frechet_distance", "t2i: Fréchet distance of two Gaussians (eigenvalue trace)"),
     "inception_score": ("muge_eval.t2i.inception_score:inception_score", "t2i: IS mean and std from logits"),
     "clip_score": ("muge_eval.t2i.agreement:clip_scores", "t2i: 100 x max(cosine, 0) per item"),

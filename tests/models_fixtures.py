@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from muge_eval.models.hf_chinese_clip import HFChineseCLIP
+from muge_eval.retrieval.adapters.hf_chinese_clip import HFChineseCLIP
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Characters of the bundled sample queries and then some common ones.

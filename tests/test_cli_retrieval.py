@@ -316,7 +316,7 @@ def test_module_colon_class_model(tmp_path: Path) -> None:
         "--task",
         "muge-retrieval-sample",
         "--model",
-        "muge_eval.models.random_baseline:RandomRetrieval",
+        "muge_eval.retrieval.adapters.random_baseline:RandomRetrieval",
         "--model-args",
         "dim=16",
         "--output-dir",

@@ -13,7 +13,7 @@ import pytest
 from models_fixtures import build_hf_chinese_clip, chunk_files, make_retrieval_split
 
 from muge_eval.distributed import DistContext
-from muge_eval.retrieval.encoding import ChunkPlan
+from muge_eval.encoding.encoder import ChunkPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ import pytest
 from models_fixtures import build_cn_clip, build_hf_chinese_clip, build_open_clip, random_jpeg
 from PIL import Image
 
+from muge_eval.data.image_transform import ImageTransform
 from muge_eval.errors import InputError, UsageError
 from muge_eval.models.args import construct
-from muge_eval.models.image_transform import ImageTransform
 from muge_eval.plugins import BUILTIN_MODELS, build_registries
 
 torch = pytest.importorskip("torch")

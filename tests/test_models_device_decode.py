@@ -21,9 +21,9 @@ from PIL import Image
 
 from muge_eval.cli.main import main
 from muge_eval.data.device_decode import decode_on_device
+from muge_eval.data.image_transform import ImageTransform
 from muge_eval.data.loader import BatchDecoder, PixelBatch
 from muge_eval.errors import UsageError
-from muge_eval.models.image_transform import ImageTransform
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
@@ -108,7 +108,7 @@ def test_a_jpeg_torchvision_rejects_falls_back_to_pil(monkeypatch: pytest.Monkey
 
 
 def test_decode_option_is_checked_and_recorded(hf_dir: Path) -> None:
-    from muge_eval.models.hf_chinese_clip import HFChineseCLIP
+    from muge_eval.retrieval.adapters.hf_chinese_clip import HFChineseCLIP
 
     with pytest.raises(UsageError, match="decode must be one of cpu, torchvision"):
         HFChineseCLIP(model=str(hf_dir), device="cpu", decode="nvjpeg")

@@ -35,9 +35,10 @@ def test_did_you_mean() -> None:
 
 def test_import_path_for_unpackaged_code() -> None:
     registries = build_registries()
-    assert registries.models.get("muge_eval.models.random_baseline:RandomRetrieval").__name__ == "RandomRetrieval"
+    found = registries.models.get("muge_eval.retrieval.adapters.random_baseline:RandomRetrieval")
+    assert found.__name__ == "RandomRetrieval"
     with pytest.raises(UsageError, match="has no attribute"):
-        import_object("muge_eval.models.random_baseline:Nope")
+        import_object("muge_eval.retrieval.adapters.random_baseline:Nope")
 
 
 def test_duplicate_registration_is_refused() -> None:
@@ -56,7 +57,7 @@ def test_entry_point_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         textwrap.dedent(
             """
             from pathlib import Path
-            from muge_eval.models.random_baseline import RandomRetrieval
+            from muge_eval.retrieval.adapters.random_baseline import RandomRetrieval
 
             class MyAdapter(RandomRetrieval):
                 pass

@@ -149,7 +149,7 @@ def test_hub_style_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_corrupt_image_is_named_with_its_line(tmp_path: Path) -> None:
-    from muge_eval.models.random_baseline import RandomRetrieval
+    from muge_eval.retrieval.adapters.random_baseline import RandomRetrieval
     from muge_eval.retrieval.task import RetrievalTask
     from muge_eval.specs import RunConfig
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from retrieval_helpers import brute_force_topk as brute_force
 
-from muge_eval.metrics.retrieval import average_precision_at_k, ndcg_at_k, recall_at_k
+from muge_eval.retrieval.metrics import average_precision_at_k, ndcg_at_k, recall_at_k
 from muge_eval.retrieval.ranking import exact_topk
 
 rankings_strategy = st.lists(

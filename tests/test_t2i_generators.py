@@ -17,8 +17,8 @@ from muge_eval.plugins import build_registries
 from muge_eval.progress import Progress
 from muge_eval.runner import load_task
 from muge_eval.specs import RunConfig
-from muge_eval.t2i.generators.base import GeneratorAdapter, item_seed
-from muge_eval.t2i.generators.procedural import ProceduralGenerator, named_colour
+from muge_eval.t2i.adapters.base import GeneratorAdapter, item_seed
+from muge_eval.t2i.adapters.procedural import ProceduralGenerator, named_colour
 from muge_eval.t2i.submission import read_submission
 
 NO_WEIGHTS_ENV = {"MUGE_EVAL_INCEPTION_WEIGHTS": ""}
@@ -268,7 +268,7 @@ def _tiny_pipeline(directory: Path) -> Path:
 
 
 def test_diffusers_tiny_pipeline_generates_seeded_images(tmp_path: Path) -> None:
-    from muge_eval.t2i.generators.diffusers_pipeline import DiffusersGenerator
+    from muge_eval.t2i.adapters.diffusers_pipeline import DiffusersGenerator
 
     path = _tiny_pipeline(tmp_path / "tiny")
     gen = DiffusersGenerator(str(path), steps=2, height=16, width=16, device="cpu")

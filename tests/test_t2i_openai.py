@@ -17,7 +17,7 @@ from t2i_helpers import write_dataset
 from muge_eval.cli.main import main
 from muge_eval.errors import UsageError
 from muge_eval.models.http_client import HttpError
-from muge_eval.t2i.generators.openai_images import OpenAIImagesGenerator
+from muge_eval.t2i.adapters.openai_images import OpenAIImagesGenerator
 
 NO_WEIGHTS_ENV = {"MUGE_EVAL_INCEPTION_WEIGHTS": ""}
 

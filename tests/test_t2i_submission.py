@@ -12,7 +12,7 @@ from t2i_helpers import b64, png, write_dataset, write_submission
 
 from muge_eval.cli.main import main
 from muge_eval.errors import InputError, UsageError
-from muge_eval.t2i.data import description_file, load_gold, read_descriptions, real_images_beside
+from muge_eval.t2i.gold import description_file, load_gold, read_descriptions, real_images_beside
 from muge_eval.t2i.submission import parse_image_size, read_submission
 
 

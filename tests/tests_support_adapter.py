@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from muge_eval.models.random_baseline import RandomRetrieval
+from muge_eval.retrieval.adapters.random_baseline import RandomRetrieval
 
 
 class KeyedRandom(RandomRetrieval):

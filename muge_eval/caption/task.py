@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from muge_eval.caption.adapter import ReferenceBaseline
+from muge_eval.caption.adapters.base import ReferenceBaseline
 from muge_eval.caption.cache import CaptionCache
 from muge_eval.caption.data import find_gold_file, is_aic, load_caption_data, read_gold
 from muge_eval.caption.gold import CaptionGold

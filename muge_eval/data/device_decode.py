@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from muge_eval.data.image_transform import ImageTransform
 from muge_eval.data.loader import DECODE_ERRORS, PixelBatch
-from muge_eval.models.image_transform import ImageTransform
 
 # torchvision 0.29 deprecates its image codecs in favour of torchcodec; only this warning
 # is silenced, around the decode calls.

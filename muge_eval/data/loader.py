@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from muge_eval.models.image_transform import CPU_DECODE, ImageTransform
+from muge_eval.data.image_transform import CPU_DECODE, ImageTransform
 
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 

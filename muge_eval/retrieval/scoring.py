@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from muge_eval.errors import InputError, Problem
-from muge_eval.metrics.retrieval import first_hit_rank, official_recalls, precision_and_gain_at_k
 from muge_eval.retrieval.gold import GoldQueries
+from muge_eval.retrieval.metrics import first_hit_rank, official_recalls, precision_and_gain_at_k
 from muge_eval.retrieval.submission import RetrievalSubmission
 
 RECALL_KEYS = ("r1", "r5", "r10", "mean_recall")

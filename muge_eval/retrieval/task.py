@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from muge_eval.encoding.encoder import Embeddings, SplitEncoder, bad_image_problems
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import files_fingerprint
 from muge_eval.io.atomic import atomic_write_lines
 from muge_eval.models.base import RETRIEVAL, ModelAdapter, RetrievalAdapter
 from muge_eval.progress import Progress
 from muge_eval.retrieval.data import RetrievalData, find_local_files, load_retrieval_data
-from muge_eval.retrieval.encoding import Embeddings, SplitEncoder, bad_image_problems
 from muge_eval.retrieval.gold import GoldQueries, invert_gold, read_gold_queries
 from muge_eval.retrieval.ranking import choose_backend, exact_topk, l2_normalize
 from muge_eval.retrieval.schema import DIRECTION_FIELDS, TOP_K, DirectionFields

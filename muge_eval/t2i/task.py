@@ -16,10 +16,10 @@ from muge_eval.models.args import FALSE_WORDS, TRUE_WORDS, parse_key_values
 from muge_eval.models.base import GENERATION, ModelAdapter
 from muge_eval.progress import Progress
 from muge_eval.specs import DatasetInfo, MetricInfo, PredictionFile, RunConfig, TaskOutcome
-from muge_eval.t2i.data import T2IGold, description_file, load_gold, real_images_beside
-from muge_eval.t2i.generators.base import GeneratorAdapter, item_seed
-from muge_eval.t2i.generators.predictions import PredictionsGenerator
-from muge_eval.t2i.generators.store import GenerationStore
+from muge_eval.t2i.adapters.base import GeneratorAdapter, item_seed
+from muge_eval.t2i.adapters.predictions import PredictionsGenerator
+from muge_eval.t2i.cache import GenerationStore
+from muge_eval.t2i.gold import T2IGold, description_file, load_gold, real_images_beside
 from muge_eval.t2i.scoring import ImageSource, ScoringSettings, score_images
 from muge_eval.t2i.submission import T2ISubmission, parse_image_size, read_submission
 from muge_eval.t2i.weights import muge_cache_root

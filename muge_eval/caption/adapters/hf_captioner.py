@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from muge_eval.caption.adapter import CaptionAdapter
+from muge_eval.caption.adapters.base import CaptionAdapter
 from muge_eval.errors import UsageError
 from muge_eval.fingerprint import directory_fingerprint
 

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from muge_eval.caption.adapter import ReferenceBaseline
+from muge_eval.caption.adapters.base import ReferenceBaseline
 
 
 class HumanBaseline(ReferenceBaseline):

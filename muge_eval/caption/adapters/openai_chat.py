@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from muge_eval.caption.adapter import CaptionAdapter
+from muge_eval.caption.adapters.base import CaptionAdapter
 from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy
 
 DEFAULT_PROMPT = "请用一句简洁的中文描述这张商品图片，像电商文案一样，不要超过30个字。"

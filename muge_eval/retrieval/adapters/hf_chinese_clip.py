@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from muge_eval.data.image_transform import SQUASH, ImageTransform
 from muge_eval.errors import InputError, Problem
-from muge_eval.models.image_transform import SQUASH, ImageTransform
-from muge_eval.models.torch_base import TorchRetrievalAdapter, require
+from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 52
 

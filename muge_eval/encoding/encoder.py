@@ -21,12 +21,12 @@ import numpy.typing as npt
 from PIL import Image
 
 from muge_eval.distributed import DistContext, all_max, context, gather_rows
+from muge_eval.encoding.cache import Chunk, EmbeddingCache, default_cache_root
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.models.base import ImageBatch, RetrievalAdapter, TextBatch
 from muge_eval.progress import Progress
 from muge_eval.retrieval.data import RetrievalData
-from muge_eval.retrieval.embedding_cache import Chunk, EmbeddingCache, default_cache_root
 from muge_eval.retrieval.gold import GoldQueries
 from muge_eval.specs import RunConfig
 

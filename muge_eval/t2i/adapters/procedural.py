@@ -14,7 +14,7 @@ import random
 from PIL import Image, ImageDraw
 
 from muge_eval.fingerprint import text_fingerprint
-from muge_eval.t2i.generators.base import GeneratorAdapter
+from muge_eval.t2i.adapters.base import GeneratorAdapter
 
 VERSION = "1"
 COLOUR_WORDS = {

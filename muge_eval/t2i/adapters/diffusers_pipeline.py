@@ -11,7 +11,7 @@ from PIL import Image
 
 from muge_eval.errors import UsageError
 from muge_eval.fingerprint import directory_fingerprint, text_fingerprint
-from muge_eval.t2i.generators.base import GeneratorAdapter
+from muge_eval.t2i.adapters.base import GeneratorAdapter
 
 DTYPES = ("float32", "float16", "bfloat16")
 

@@ -17,10 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from muge_eval.errors import UsageError
-from muge_eval.fingerprint import directory_fingerprint, files_fingerprint, text_fingerprint
-from muge_eval.models.base import RetrievalAdapter
-from muge_eval.models.image_transform import (
+from muge_eval.data.image_transform import (
     CPU_DECODE,
     DECODE_MODES,
     MODES,
@@ -29,6 +26,9 @@ from muge_eval.models.image_transform import (
     ImageTransform,
     normalize_pixels,
 )
+from muge_eval.errors import UsageError
+from muge_eval.fingerprint import directory_fingerprint, files_fingerprint, text_fingerprint
+from muge_eval.models.base import RetrievalAdapter
 
 DTYPES = ("float32", "float16", "bfloat16")
 

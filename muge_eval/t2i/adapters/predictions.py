@@ -10,7 +10,7 @@ from PIL import Image
 
 from muge_eval.errors import InputError, Problem
 from muge_eval.fingerprint import directory_fingerprint, files_fingerprint
-from muge_eval.t2i.generators.base import GeneratorAdapter
+from muge_eval.t2i.adapters.base import GeneratorAdapter
 from muge_eval.t2i.submission import T2ISubmission, read_submission
 
 

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from muge_eval.data.image_transform import SQUASH, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
-from muge_eval.models.image_transform import SQUASH, ImageTransform
-from muge_eval.models.torch_base import TorchRetrievalAdapter, require
+from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 52
 # name -> (vision config, text config) among cn_clip's bundled model_configs.

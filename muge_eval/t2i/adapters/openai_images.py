@@ -19,7 +19,7 @@ from muge_eval.errors import UsageError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.io.image_tsv import decode_base64
 from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy, api_key_from_env
-from muge_eval.t2i.generators.base import GeneratorAdapter
+from muge_eval.t2i.adapters.base import GeneratorAdapter
 
 
 class OpenAIImagesGenerator(GeneratorAdapter):
