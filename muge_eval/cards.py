@@ -17,9 +17,7 @@ import yaml
 
 from muge_eval.errors import InputError, Problem
 
-TASK_TYPES = ("retrieval", "caption", "t2i")
 DATA_SOURCES = ("local", "hub", "saved")
-DIRECTIONS = ("text_to_image", "image_to_text")
 
 
 @dataclass(frozen=True)
@@ -47,9 +45,10 @@ class TaskCard:
     data: DataSpec
     splits: tuple[str, ...]
     default_split: str
-    metrics: tuple[str, ...]
-    main_metric: str
-    directions: tuple[str, ...] = ("text_to_image",)
+    # Empty: the task type's defaults (its metrics, its first direction).
+    metrics: tuple[str, ...] = ()
+    main_metric: str = ""
+    directions: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
     sha256: str = ""
@@ -73,18 +72,33 @@ def _require(doc: Mapping[str, Any], key: str, kind: type, problems: list[Proble
     return value
 
 
+def _optional_str_list(doc: Mapping[str, Any], key: str, problems: list[Problem], file: str) -> tuple[str, ...]:
+    value = doc.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        problems.append(Problem(file, "must be a non-empty list of strings", field=key))
+        return ()
+    return tuple(dict.fromkeys(value))
+
+
 def parse_card(doc: Any, file: str, path: Path | None = None, sha256: str = "") -> TaskCard:
-    """Build a card from a parsed YAML document, listing every problem at once."""
+    """Build a card from a parsed YAML document, listing every problem at once.
+
+    These are the checks every card passes; what depends on the type (its data formats,
+    directions, options, metrics) is checked by the task type when the task is built.
+    """
     if not isinstance(doc, dict):
         raise InputError([Problem(file, "a task card must be a YAML mapping")], "invalid task card")
     problems: list[Problem] = []
     name = _require(doc, "name", str, problems, file)
     task_type = _require(doc, "type", str, problems, file)
-    if isinstance(task_type, str) and task_type not in TASK_TYPES:
-        problems.append(Problem(file, f"must be one of {', '.join(TASK_TYPES)}", field="type"))
     data = _require(doc, "data", dict, problems, file)
-    metrics = _require(doc, "metrics", list, problems, file)
-    main_metric = _require(doc, "main_metric", str, problems, file)
+    metrics = _optional_str_list(doc, "metrics", problems, file)
+    main_metric = doc.get("main_metric", "")
+    if not isinstance(main_metric, str):
+        problems.append(Problem(file, "must be a string", field="main_metric"))
+        main_metric = ""
     splits = doc.get("splits", ["valid"])
     if not isinstance(splits, list) or not splits or not all(isinstance(s, str) for s in splits):
         problems.append(Problem(file, "must be a non-empty list of split names", field="splits"))
@@ -92,10 +106,7 @@ def parse_card(doc: Any, file: str, path: Path | None = None, sha256: str = "") 
     default_split = doc.get("default_split", splits[0])
     if default_split not in splits:
         problems.append(Problem(file, f"{default_split!r} is not one of the splits", field="default_split"))
-    directions = doc.get("directions", ["text_to_image"])
-    if not isinstance(directions, list) or not set(directions) <= set(DIRECTIONS) or not directions:
-        problems.append(Problem(file, f"must be a list drawn from {', '.join(DIRECTIONS)}", field="directions"))
-        directions = ["text_to_image"]
+    directions = _optional_str_list(doc, "directions", problems, file)
     data_spec = DataSpec(format="")
     if isinstance(data, dict):
         data_format = _require(data, "format", str, problems, file)
@@ -109,7 +120,7 @@ def parse_card(doc: Any, file: str, path: Path | None = None, sha256: str = "") 
             problems.append(Problem(file, "a hub source needs the hub id as location", field="data.location"))
         revision = data.get("revision")
         data_spec = DataSpec(str(data_format), str(source), location, None if revision is None else str(revision))
-    if isinstance(metrics, list) and isinstance(main_metric, str) and main_metric not in metrics:
+    if metrics and main_metric and main_metric not in metrics:
         problems.append(Problem(file, f"{main_metric!r} is not among the metrics", field="main_metric"))
     options = doc.get("options", {})
     if not isinstance(options, dict):
@@ -125,7 +136,7 @@ def parse_card(doc: Any, file: str, path: Path | None = None, sha256: str = "") 
         data=data_spec,
         splits=tuple(splits),
         default_split=default_split,
-        metrics=tuple(str(m) for m in metrics),
+        metrics=metrics,
         main_metric=main_metric,
         directions=tuple(directions),
         options=dict(options),

@@ -4,7 +4,7 @@ the built-in and user directories, and third-party entry points."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,14 @@ from typing import Any
 from muge_eval.cards import TaskCard, builtin_tasks_dir, find_card_files, load_card
 from muge_eval.registry import Registry
 
-# name -> (import path, one-line summary). Imported only when used.
+# The built-in task types: one registration line each (name -> (class, summary)); the
+# class is the single source of truth about its type. Imported only when used.
 BUILTIN_TASK_TYPES = {
     "retrieval": ("muge_eval.retrieval.task:RetrievalTask", "text-image retrieval, Recall@k and mean recall"),
-    "t2i": ("muge_eval.t2i.task:T2ITask", "text-to-image: FID, IS, CLIP score, R-precision"),
     "caption": ("muge_eval.caption.task:CaptionTask", "image captioning, BLEU/ROUGE-L/CIDEr-D on Chinese tokens"),
+    "t2i": ("muge_eval.t2i.task:T2ITask", "text-to-image: FID, IS, CLIP score, R-precision"),
 }
+# name -> (import path, one-line summary) of the built-in model adapters.
 BUILTIN_MODELS = {
     "random": (
         "muge_eval.retrieval.adapters.random_baseline:RandomRetrieval",
@@ -59,20 +61,6 @@ BUILTIN_MODELS = {
     ),
     "human": ("muge_eval.caption.adapters.human:HumanBaseline", "caption: one reference held out vs the rest"),
 }
-BUILTIN_METRICS = {
-    "recall_at_k": ("muge_eval.retrieval.metrics:recall_at_k", "retrieval: official R@k (%)"),
-    "mean_recall": ("muge_eval.retrieval.metrics:mean_recall", "retrieval: (R@1 + R@5 + R@10) / 3"),
-    "map_at_10": ("muge_eval.retrieval.metrics:average_precision_at_k", "retrieval: average precision at 10"),
-    "ndcg_at_10": ("muge_eval.retrieval.metrics:ndcg_at_k", "retrieval: binary-gain nDCG at 10"),
-    "fid": ("muge_eval.t2i.fid:frechet_distance", "t2i: Fréchet distance of two Gaussians (eigenvalue trace)"),
-    "inception_score": ("muge_eval.t2i.inception_score:inception_score", "t2i: IS mean and std from logits"),
-    "clip_score": ("muge_eval.t2i.agreement:clip_scores", "t2i: 100 x max(cosine, 0) per item"),
-    "r_precision": ("muge_eval.t2i.agreement:r_precision", "t2i: own description first among 100"),
-    "bleu": ("muge_eval.caption.metrics:bleu", "caption: BLEU-1..4, corpus level (pycocoevalcap arithmetic)"),
-    "rouge_l": ("muge_eval.caption.metrics:rouge_l", "caption: ROUGE-L F-measure, beta 1.2"),
-    "cider_d": ("muge_eval.caption.metrics:cider_d", "caption: CIDEr-D, idf from the scored references"),
-    "meteor": ("muge_eval.caption.metrics:meteor", "caption: METEOR 1.5 via java (character match on Chinese)"),
-}
 BUILTIN_TOKENIZERS: dict[str, tuple[str, str]] = {
     "char": ("muge_eval.caption.tokenizers:CharTokenizer", "MUGE rule: one token per Chinese character / ASCII run"),
     "jieba": ("muge_eval.caption.tokenizers:JiebaTokenizer", "jieba 0.42.1 precise mode, HMM, private dictionary"),
@@ -85,7 +73,8 @@ class Registries:
     tasks: Registry[TaskCard]
     task_types: Registry[Any]
     models: Registry[Any]
-    metrics: Registry[Callable[..., Any]]
+    # Third-party metrics (MetricSpec objects); a task type's own metrics are its specs.
+    metrics: Registry[Any]
     tokenizers: Registry[Any]
 
 
@@ -111,12 +100,17 @@ def _task_registry(tasks_dirs: Iterable[Path]) -> Registry[TaskCard]:
     return registry
 
 
+def task_type_registry() -> Registry[Any]:
+    """The task types alone: built-ins and the ``muge_eval.task_types`` entry points."""
+    return _fill(Registry("task type", "muge_eval.task_types"), BUILTIN_TASK_TYPES)
+
+
 def build_registries(tasks_dirs: Iterable[Path] = ()) -> Registries:
     return Registries(
         tasks=_task_registry(tasks_dirs),
-        task_types=_fill(Registry("task type", "muge_eval.task_types"), BUILTIN_TASK_TYPES),
+        task_types=task_type_registry(),
         models=_fill(Registry("model", "muge_eval.models"), BUILTIN_MODELS),
-        metrics=_fill(Registry("metric", "muge_eval.metrics"), BUILTIN_METRICS),
+        metrics=Registry("metric", "muge_eval.metrics"),
         tokenizers=_fill(Registry("tokenizer", "muge_eval.tokenizers"), BUILTIN_TOKENIZERS),
     )
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ from muge_eval.cards import TaskCard
 from muge_eval.environment import describe_environment
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json
+from muge_eval.io.jsonl import iter_json_lines
 from muge_eval.specs import TaskOutcome
 
 SCHEMA_VERSION = "1.0"
@@ -57,7 +57,7 @@ def build_results(
     run_config: Mapping[str, Any],
     files: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    metric_info = {name: asdict(info) for name, info in outcome.metric_info.items() if name in outcome.metrics}
+    metric_info = {name: spec.recorded() for name, spec in outcome.metric_info.items() if name in outcome.metrics}
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "toolkit": {"name": "muge-eval", "version": __version__},
@@ -85,7 +85,18 @@ def write_results(path: Path, document: Mapping[str, Any]) -> None:
     atomic_write_json(path, document)
 
 
-def read_results(path: Path) -> dict[str, Any]:
+def task_type_problems(document: Mapping[str, Any], file: str, registered: Iterable[str]) -> list[Problem]:
+    """The results' task type must be one this installation knows."""
+    names = list(registered)
+    task_type = document.get("task", {}).get("type") if isinstance(document.get("task"), Mapping) else None
+    if isinstance(task_type, str) and task_type not in names:
+        message = f"unknown task type {task_type!r} (registered: {', '.join(names)}; is its plugin installed?)"
+        return [Problem(file, message, field="task/type")]
+    return []
+
+
+def read_results(path: Path, registered_types: Iterable[str] | None = None) -> dict[str, Any]:
+    """A results file, checked against the schema and (when given) the registered task types."""
     if not path.is_file():
         raise InputError([Problem(str(path), "results file not found")], "missing file")
     try:
@@ -94,8 +105,47 @@ def read_results(path: Path) -> dict[str, Any]:
         raise InputError([Problem(str(path), f"not valid JSON: {exc}")], "invalid results file") from exc
     validate_results(document, str(path))
     assert isinstance(document, dict)
+    if registered_types is not None:
+        problems = task_type_problems(document, str(path), registered_types)
+        if problems:
+            raise InputError(problems, "invalid results file")
     return document
 
 
 def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed in a results file")
+
+
+def samples_path_of(document: Mapping[str, Any], results_path: Path) -> Path | None:
+    """The samples file a results file lists, resolved beside it (never outside its folder)."""
+    name = (document.get("files") or {}).get("samples")
+    if not name:
+        return None
+    candidate = (results_path.parent / name).resolve()
+    if candidate.parent != results_path.parent.resolve():
+        raise InputError(
+            [Problem(str(results_path), f"{name!r} must be a file in the same folder", field="files/samples")],
+            "invalid results file",
+        )
+    if not candidate.is_file():
+        raise InputError(
+            [Problem(str(results_path), f"the samples file {name!r} is missing", field="files/samples")],
+            "invalid results file",
+        )
+    return candidate
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """Per-item records; every line must be a JSON object."""
+    samples: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for line in iter_json_lines(path, "samples file"):
+        if line.error is not None:
+            problems.append(Problem(str(path), line.error, line.number))
+        elif not isinstance(line.value, dict):
+            problems.append(Problem(str(path), "must be a JSON object", line.number))
+        else:
+            samples.append(line.value)
+    if problems:
+        raise InputError(problems, "invalid samples file")
+    return samples

@@ -1,22 +1,28 @@
-"""Evaluate a model or score a submission, and write the output files of a run."""
+"""Evaluate a model or score a submission on one task, and write a run's files.
+
+The Python API (``muge_eval.api``) and the CLI both go through here: build the task once
+from its card and the user's options, check what can be checked before any model is
+loaded, build the adapter, run, and write predictions, samples and (last, atomically)
+the results file.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from muge_eval import distributed
 from muge_eval.cards import TaskCard, load_card
-from muge_eval.errors import UsageError
+from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.io.atomic import atomic_write_json, atomic_write_lines
-from muge_eval.models.args import construct, redact
-from muge_eval.models.base import ModelAdapter, declared_capabilities
+from muge_eval.models.base import ModelAdapter
+from muge_eval.models.factory import ModelRequest, build_adapter
+from muge_eval.naming import safe_name
 from muge_eval.plugins import Registries, resolve_card
 from muge_eval.progress import Progress
 from muge_eval.results import build_results, write_results
@@ -25,113 +31,141 @@ from muge_eval.tasktypes.base import TaskType
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    name: str
-    args: Mapping[str, str] = field(default_factory=dict)
-    display_name: str | None = None
+DEFAULT_OUTPUT_ROOT = Path("muge-results")
 
 
 @dataclass(frozen=True)
 class RunArtifacts:
-    output_dir: Path
-    results_path: Path
+    """What a run produced: its results document and, when written, where."""
+
     document: Mapping[str, Any]
+    output_dir: Path | None = None
+    results_path: Path | None = None
+    # The per-item records (written to samples.jsonl only with log_samples).
+    samples: tuple[Mapping[str, Any], ...] = ()
 
 
-def load_task(registries: Registries, name: str, options: Mapping[str, Any]) -> TaskType:
-    """The task type instance for a card name (or the path of a card file)."""
-    path = Path(name)
-    card: TaskCard = (
-        load_card(path) if name.endswith((".yaml", ".yml")) and path.is_file() else resolve_card(registries, name)
-    )
-    task_type = registries.task_types.get(card.type)
-    instance: TaskType = task_type(card, options)
-    return instance
+def card_for(registries: Registries, task: str | Path | TaskCard) -> TaskCard:
+    """A card by registered name, by the path of a card file, or as given."""
+    if isinstance(task, TaskCard):
+        return task
+    path = Path(task)
+    if str(task).endswith((".yaml", ".yml")) and path.is_file():
+        return load_card(path)
+    return resolve_card(registries, str(task))
 
 
-def build_model(
-    registries: Registries, request: ModelRequest, seed: int, capability: str
-) -> tuple[ModelAdapter, dict[str, Any]]:
-    """Construct the adapter and the record of it that goes into the results."""
-    factory = registries.models.get(request.name)
-    can = declared_capabilities(factory)
-    if capability not in can:
-        raise UsageError(
-            f"model {request.name!r} cannot do {capability} (it declares: {', '.join(sorted(can)) or 'nothing'})"
-        )
-    adapter = construct(factory, request.args, f"model {request.name!r}", defaults={"seed": seed})
-    fingerprint = adapter.fingerprint() if hasattr(adapter, "fingerprint") else None
-    record = {
-        "name": request.display_name or request.name,
-        "adapter": request.name,
-        "args": redact(dict(request.args)),
-        "fingerprint": fingerprint,
-    }
-    protocol = adapter.protocol() if hasattr(adapter, "protocol") else {}
-    if protocol:
-        record["protocol"] = protocol
-    return adapter, record
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
-
-
-def write_run_outputs(
-    output_dir: Path,
-    task: TaskType,
-    outcome: TaskOutcome,
-    model_record: Mapping[str, Any],
-    run_config: Mapping[str, Any],
-    log_samples: bool,
-) -> RunArtifacts:
-    """Predictions and samples first, the results file last: it exists only when complete."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
-    for prediction in outcome.predictions:
-        prediction.write(output_dir / prediction.name)
-        files[f"predictions_{prediction.direction}"] = prediction.name
-    if log_samples and outcome.samples:
-        atomic_write_lines(
-            output_dir / SAMPLES_FILE, lambda: (json.dumps(s, ensure_ascii=False) for s in outcome.samples)
-        )
-        files["samples"] = SAMPLES_FILE
-    document = build_results(task.card, outcome, model_record, run_config, files)
-    results_path = output_dir / RESULTS_FILE
-    write_results(results_path, document)
-    return RunArtifacts(output_dir, results_path, document)
-
-
-def run_evaluation(
+def load_task(
     registries: Registries,
-    task_name: str,
-    model_request: ModelRequest,
-    config: RunConfig,
-    output_dir: Path,
-    task_options: Mapping[str, Any],
-    progress: Progress,
-) -> RunArtifacts:
-    task = load_task(registries, task_name, task_options)
-    task.check_split(config.split)
-    model, model_record = build_model(registries, model_request, config.seed, task.capability)
+    task: str | Path | TaskCard,
+    options: Mapping[str, Any] | None = None,
+    device: str | None = None,
+) -> TaskType:
+    """The task type instance for a card, with the user's options checked. The run's
+    ``device`` also goes to a type that has a ``device`` option of its own (the network it
+    runs, e.g. t2i's Inception), unless that option is set."""
+    card = card_for(registries, task)
+    if card.type not in registries.task_types:
+        file = str(card.path) if card.path else card.name
+        known = ", ".join(registries.task_types.names())
+        raise InputError(
+            [Problem(file, f"unknown task type {card.type!r} (registered: {known})", None, "type")], "invalid task card"
+        )
+    task_class = registries.task_types.get(card.type)
+    if not (isinstance(task_class, type) and issubclass(task_class, TaskType)):
+        raise UsageError(f"task type {card.type!r} is registered as {task_class!r}, not a TaskType subclass")
+    merged = dict(options or {})
+    if device is not None and "device" not in merged and any(o.name == "device" for o in task_class.options):
+        merged["device"] = device
+    return task_class(card, merged, registries)
+
+
+def resolve_batch_size(config: RunConfig, model: ModelAdapter) -> RunConfig:
+    """``--batch-size auto``: the adapter's own choice, else 64."""
+    if config.batch_size is not None:
+        return config
+    return dataclasses.replace(config, batch_size=model.auto_batch_size() or 64)
+
+
+def evaluate_task(
+    registries: Registries, task: TaskType, request: ModelRequest, config: RunConfig, progress: Progress
+) -> tuple[TaskOutcome, dict[str, Any], RunConfig]:
+    """Check, build the model, run. Returns the outcome (empty on a worker rank of a
+    multi-process run), the model's results record and the effective run config."""
+    task.check_ready(config)  # fails before any model is loaded
+    model, record = build_adapter(
+        registries,
+        request,
+        task.capability,
+        task.adapter_protocols,
+        {"seed": config.seed, "device": config.device},
+    )
+    config = resolve_batch_size(config, model)
     started = time.perf_counter()
     try:
         outcome = task.evaluate(model, config, progress)
     finally:
         distributed.shutdown()
-    if not distributed.context().is_main:  # rank 0 alone writes the run's files
-        return RunArtifacts(output_dir, output_dir / RESULTS_FILE, {})
     timings = {**outcome.timings, "total_s": time.perf_counter() - started}
-    outcome = dataclasses.replace(outcome, timings=timings)
-    return write_run_outputs(output_dir, task, outcome, model_record, config.recorded(), config.log_samples)
+    return dataclasses.replace(outcome, timings=timings), record, config
+
+
+def default_output_dir(task: TaskType, model_name: str) -> Path:
+    return DEFAULT_OUTPUT_ROOT / safe_name(task.card.name) / safe_name(model_name)
+
+
+def write_run_outputs(
+    output_dir: Path,
+    document: Mapping[str, Any],
+    outcome: TaskOutcome,
+    log_samples: bool,
+) -> Path:
+    """Predictions and samples first, the results file last: it exists only when complete."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for prediction in outcome.predictions:
+        prediction.write(output_dir / prediction.name)
+    if log_samples and outcome.samples:
+        atomic_write_lines(
+            output_dir / SAMPLES_FILE, lambda: (json.dumps(s, ensure_ascii=False) for s in outcome.samples)
+        )
+    results_path = output_dir / RESULTS_FILE
+    write_results(results_path, document)
+    return results_path
+
+
+def run_files(outcome: TaskOutcome, log_samples: bool) -> dict[str, str]:
+    """The ``files`` entry of a run's results: what it writes beside results.json."""
+    files = {f"predictions_{p.direction}": p.name for p in outcome.predictions}
+    if log_samples and outcome.samples:
+        files["samples"] = SAMPLES_FILE
+    return files
+
+
+def run_evaluation(
+    registries: Registries,
+    task: TaskType,
+    request: ModelRequest,
+    config: RunConfig,
+    progress: Progress,
+    output_dir: Path | None,
+) -> RunArtifacts:
+    """Evaluate, build the results document, and write the run's files when
+    ``output_dir`` is given. A worker rank of ``torchrun`` returns an empty document."""
+    outcome, record, config = evaluate_task(registries, task, request, config, progress)
+    if not distributed.context().is_main:  # rank 0 alone writes the run's files
+        return RunArtifacts({})
+    files = run_files(outcome, config.log_samples) if output_dir is not None else {}
+    document = build_results(task.card, outcome, record, config.recorded(), files)
+    if output_dir is None:
+        return RunArtifacts(document, samples=outcome.samples)
+    results_path = write_run_outputs(output_dir, document, outcome, config.log_samples)
+    return RunArtifacts(document, output_dir, results_path, outcome.samples)
 
 
 def score_outcome(
     task: TaskType, gold_path: Path | None, predictions: Path, split: str, data_dir: Path | None, direction: str | None
 ) -> TaskOutcome:
+    """Check and score a submission file against the task's gold data."""
     gold = task.load_gold(split, data_dir, gold_path, direction)
     submission = task.read_submission(gold, predictions, direction)
     outcome = task.score(gold, submission)

@@ -7,27 +7,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from muge_eval.metrics.spec import MetricSpec
+
+# Generic run options that only some task types use, and how the user spells them.
+RUN_FEATURES = {
+    "decode_workers": "--num-workers",
+    "skip_bad_images": "--skip-bad-images",
+    "embedding_cache": "--no-embedding-cache / --chunk-size",
+}
+DEFAULT_CHUNK_SIZE = 2048
+
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How one evaluation run is done; everything here is recorded in the results."""
+    """How one evaluation run is done; everything here that changes numbers is recorded."""
 
     split: str
-    batch_size: int = 64
+    # None: let the adapter choose (``--batch-size auto``).
+    batch_size: int | None = 64
     seed: int = 1234
     limit: int | None = None
     data_dir: Path | None = None
+    # The cache root (see muge_eval.cache); None: $MUGE_EVAL_CACHE or the XDG cache folder.
     cache_dir: Path | None = None
     log_samples: bool = False
+    # Passed to adapters that take a ``device`` argument (``--device``).
+    device: str | None = None
     # Decoding worker processes (None: one per core but one, at most 16).
     num_workers: int | None = None
     # Go on without images that cannot be decoded (they are named in the results).
     skip_bad_images: bool = False
-    # Embedding cache directory (None: the default location); off with use_embedding_cache.
-    embedding_cache: Path | None = None
     use_embedding_cache: bool = True
-    # Rows per cache chunk (rounded up to whole batches): the unit of resuming and sharding.
-    chunk_size: int = 2048
+    # Rows per embedding-cache chunk (None: DEFAULT_CHUNK_SIZE), rounded up to whole
+    # batches: the unit of resuming and sharding.
+    chunk_size: int | None = None
+
+    @property
+    def chunk_rows(self) -> int:
+        return self.chunk_size or DEFAULT_CHUNK_SIZE
+
+    def features_used(self) -> dict[str, bool]:
+        """Which type-specific run options the user set (see RUN_FEATURES)."""
+        return {
+            "decode_workers": self.num_workers is not None,
+            "skip_bad_images": self.skip_bad_images,
+            "embedding_cache": not self.use_embedding_cache or self.chunk_size is not None,
+        }
 
     def recorded(self) -> dict[str, Any]:
         recorded: dict[str, Any] = {
@@ -64,13 +89,6 @@ class DatasetInfo:
 
 
 @dataclass(frozen=True)
-class MetricInfo:
-    higher_is_better: bool = True
-    unit: str = "percent"
-    description: str = ""
-
-
-@dataclass(frozen=True)
 class PredictionFile:
     """A file of predictions in the official submission format and how to write it."""
 
@@ -85,9 +103,10 @@ class TaskOutcome:
 
     dataset: DatasetInfo
     metrics: Mapping[str, float]
-    metric_info: Mapping[str, MetricInfo]
-    main_metric: str
     protocol: Mapping[str, Any]
+    # The spec of each reported metric and the main metric (set by TaskType.finish).
+    metric_info: Mapping[str, MetricSpec] = field(default_factory=dict)
+    main_metric: str = ""
     samples: tuple[Mapping[str, Any], ...] = ()
     predictions: tuple[PredictionFile, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)

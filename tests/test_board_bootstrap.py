@@ -8,8 +8,19 @@ import numpy as np
 import pytest
 from board_helpers import retrieval_metrics, retrieval_samples
 
-from muge_eval.leaderboard.bootstrap import analyse_metric, bootstrap_means, percentile_interval
-from muge_eval.leaderboard.persample import NoSamples, SampleValues, sample_values
+from muge_eval.caption.task import CaptionTask
+from muge_eval.metrics.bootstrap import analyse_metric, bootstrap_means, percentile_interval
+from muge_eval.metrics.persample import NoSamples, SampleValues, sample_values
+from muge_eval.metrics.spec import MetricSpec
+from muge_eval.retrieval.task import RetrievalTask
+from muge_eval.t2i.task import T2ITask
+
+TYPES = {"retrieval": RetrievalTask, "caption": CaptionTask, "t2i": T2ITask}
+
+
+def info(task_type: str, metric: str) -> dict:
+    """The metric_info entry a results file of this type records for ``metric``."""
+    return next(s for s in TYPES[task_type].metric_specs() if s.name == metric).recorded()
 
 
 def test_bootstrap_means_match_a_direct_computation() -> None:
@@ -34,11 +45,11 @@ def test_retrieval_metrics_map_to_hits_and_reproduce_the_reported_values() -> No
     samples = retrieval_samples([0, 1, 2, 3, 3, 0, 1], seed=1)
     metrics = retrieval_metrics(samples)
     for name, value in metrics.items():
-        found = sample_values("retrieval", name, value, samples)
+        found = sample_values(info("retrieval", name), value, samples)
         assert isinstance(found, SampleValues), name
         assert found.scale == 100.0
         assert float(found.values.mean()) * 100 == pytest.approx(value)
-    mean_recall = sample_values("retrieval", "mean_recall", metrics["mean_recall"], samples)
+    mean_recall = sample_values(info("retrieval", "mean_recall"), metrics["mean_recall"], samples)
     assert isinstance(mean_recall, SampleValues)
     # query 1 hits at 5 and 10 but not at 1: (0 + 1 + 1) / 3
     assert mean_recall.values[1] == pytest.approx(2 / 3)
@@ -48,35 +59,55 @@ def test_retrieval_metrics_map_to_hits_and_reproduce_the_reported_values() -> No
 def test_image_to_text_metrics_use_the_image_to_text_samples() -> None:
     t2i = retrieval_samples([0, 0, 0, 0])
     i2t = [{**s, "direction": "image_to_text", "hit1": False} for s in retrieval_samples([3, 3, 3, 0])]
-    found = sample_values("retrieval", "i2t_r1", 0.0, t2i + i2t)
+    found = sample_values(info("retrieval", "i2t_r1"), 0.0, t2i + i2t)
     assert isinstance(found, SampleValues) and len(found.values) == 4
-    assert isinstance(sample_values("retrieval", "r1", 100.0, t2i + i2t), SampleValues)
+    assert isinstance(sample_values(info("retrieval", "r1"), 100.0, t2i + i2t), SampleValues)
 
 
-@pytest.mark.parametrize("metric", ["cider_d", "bleu4", "fid", "is_mean"])
-def test_set_level_metrics_have_no_interval_and_say_why(metric: str) -> None:
+@pytest.mark.parametrize(
+    ("task_type", "metric"), [("caption", "cider_d"), ("caption", "bleu4"), ("t2i", "fid"), ("t2i", "is_mean")]
+)
+def test_set_level_metrics_have_no_interval_and_say_why(task_type: str, metric: str) -> None:
     samples = [{"image_id": "a", metric: 1.0}, {"image_id": "b", metric: 3.0}]
-    found = sample_values("caption", metric, 2.0, samples)
-    assert isinstance(found, NoSamples) and found.reason
+    found = sample_values(info(task_type, metric), 2.0, samples)
+    assert isinstance(found, NoSamples) and found.reason == info(task_type, metric)["no_interval"]
 
 
-def test_a_per_item_field_named_like_the_metric_is_used_when_it_reproduces() -> None:
-    samples = [{"image_id": "a", "rouge_l": 0.5}, {"image_id": "b", "rouge_l": 0.7}]
-    found = sample_values("caption", "rouge_l", 60.0, samples)
-    assert isinstance(found, SampleValues) and found.scale == 100.0 and found.keys == ("a", "b")
-    assert isinstance(sample_values("t2i", "rouge_l", 0.6, samples), SampleValues)
-    nested = [{"image_id": "a", "scores": {"clip_score": 30.0}}, {"image_id": "b", "scores": {"clip_score": 20.0}}]
-    found = sample_values("t2i", "clip_score", 25.0, nested)
+def test_a_results_file_without_aggregation_gets_no_interval() -> None:
+    samples = [{"image_id": "a", "x": 1.0}, {"image_id": "b", "x": 3.0}]
+    found = sample_values({"higher_is_better": True, "unit": "score"}, 2.0, samples)
+    assert isinstance(found, NoSamples) and "aggregates" in found.reason
+
+
+def test_the_spec_names_the_per_item_field_and_scale() -> None:
+    samples = [{"image_id": "a", "rouge_l": 50.0}, {"image_id": "b", "rouge_l": 70.0}]
+    found = sample_values(info("caption", "rouge_l"), 60.0, samples, "image_id")
+    assert isinstance(found, SampleValues) and found.scale == 1.0 and found.keys == ("a", "b")
+    nested = [{"img_id": "a", "scores": {"clip_score": 30.0}}, {"img_id": "b", "scores": {"clip_score": 20.0}}]
+    found = sample_values(info("t2i", "clip_score"), 25.0, nested)
     assert isinstance(found, SampleValues) and found.scale == 1.0
+
+
+def test_r_precision_reads_the_hit_field_t2i_writes() -> None:
+    samples = [{"img_id": str(i), "clip_score": 1.0, "r_precision_hit": i % 4 == 0} for i in range(40)]
+    found = sample_values(info("t2i", "r_precision"), 25.0, samples, "img_id")
+    assert isinstance(found, SampleValues) and found.scale == 100.0 and len(found.values) == 40
+
+
+def test_a_plugin_metric_is_described_by_its_own_spec() -> None:
+    spec = MetricSpec("length", "caption length", False, "count", item_fn=lambda s: float(len(s["caption"])))
+    samples = [{"image_id": "a", "length": 2.0}, {"image_id": "b", "length": 4.0}]
+    found = sample_values(spec.recorded(), 3.0, samples)
+    assert isinstance(found, SampleValues) and found.rule == "mean over items of length"
 
 
 def test_samples_that_do_not_reproduce_the_metric_give_no_interval() -> None:
     samples = retrieval_samples([0, 1, 2, 3])
-    found = sample_values("retrieval", "r1", 99.0, samples)
+    found = sample_values(info("retrieval", "r1"), 99.0, samples)
     assert isinstance(found, NoSamples) and "do not reproduce" in found.reason
-    missing = sample_values("caption", "rouge_l", 50.0, [{"image_id": "a"}])
+    missing = sample_values(info("caption", "rouge_l"), 50.0, [{"image_id": "a"}])
     assert isinstance(missing, NoSamples) and "rouge_l" in missing.reason
-    assert isinstance(sample_values("retrieval", "r1", 25.0, None), NoSamples)
+    assert isinstance(sample_values(info("retrieval", "r1"), 25.0, None), NoSamples)
 
 
 def test_paired_test_marks_noise_and_not_a_real_lead() -> None:
@@ -85,12 +116,12 @@ def test_paired_test_marks_noise_and_not_a_real_lead() -> None:
     almost = retrieval_samples([0] * 149 + [3] * 51, seed=1)
     samples = {"strong": strong, "almost": almost, "weak": weak}
     reported = {k: retrieval_metrics(v)["r1"] for k, v in samples.items()}
-    result = analyse_metric("retrieval", "r1", ["strong", "almost", "weak"], reported, samples, 1000, 4)
+    result = analyse_metric(info("retrieval", "r1"), ["strong", "almost", "weak"], reported, samples, 1000, 4)
     assert result.lead_not_significant == {"strong": True, "almost": False}
     low, high = result.intervals["strong"]
     assert low < 75.0 < high
     # Rerunning gives the same numbers: the seed is fixed.
-    again = analyse_metric("retrieval", "r1", ["strong", "almost", "weak"], reported, samples, 1000, 4)
+    again = analyse_metric(info("retrieval", "r1"), ["strong", "almost", "weak"], reported, samples, 1000, 4)
     assert again.intervals == result.intervals
 
 
@@ -99,6 +130,6 @@ def test_no_paired_test_when_the_items_differ() -> None:
     second = [{**s, "query_id": s["query_id"] + 1} for s in retrieval_samples([3] * 20)]
     samples = {"a": first, "b": second}
     reported = {"a": 100.0, "b": 0.0}
-    result = analyse_metric("retrieval", "r1", ["a", "b"], reported, samples, 200, 1)
+    result = analyse_metric(info("retrieval", "r1"), ["a", "b"], reported, samples, 200, 1)
     assert set(result.intervals) == {"a", "b"}
     assert result.lead_not_significant == {}

@@ -14,6 +14,7 @@ from muge_eval.caption.tokenizers import (
     build_tokenizer,
 )
 from muge_eval.errors import UsageError
+from muge_eval.plugins import build_registries
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,10 @@ def test_jieba_is_isolated_from_global_dictionary_edits(tmp_path: Path) -> None:
 
 
 def test_registry_lookup() -> None:
-    assert isinstance(build_tokenizer("char"), CharTokenizer)
-    assert isinstance(build_tokenizer("muge_eval.caption.tokenizers:WhitespaceTokenizer"), WhitespaceTokenizer)
+    registry = build_registries().tokenizers
+    assert isinstance(build_tokenizer("char", registry), CharTokenizer)
+    assert isinstance(
+        build_tokenizer("muge_eval.caption.tokenizers:WhitespaceTokenizer", registry), WhitespaceTokenizer
+    )
     with pytest.raises(UsageError, match="did you mean 'jieba'"):
-        build_tokenizer("jeiba")
+        build_tokenizer("jeiba", registry)

@@ -30,11 +30,12 @@ def test_chunks_are_shared_round_robin() -> None:
 
 
 def command(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
+    """A run with its own cache root (converted tables and embeddings) beside ``out``."""
     return [
         *("-m", "muge_eval", "--quiet", "run", "--task", "muge-retrieval", "--data-dir", str(data)),
         *("--split", "valid", "--model", "hf-chinese-clip", "--model-args", f"model={model},device=cpu"),
         *("--model-name", "tiny", "--output-dir", str(out), "--batch-size", "4", "--chunk-size", "8"),
-        *("--num-workers", "0", "--cache-dir", str(out.parent / f"{out.name}-datasets")),
+        *("--num-workers", "0", "--cache-dir", str(out.parent / f"{out.name}-cache")),
         *extra,
     ]
 
@@ -53,10 +54,10 @@ def test_two_gloo_processes_match_one(tmp_path: Path) -> None:
         timeout=300,
     )
     assert single.returncode == 0, single.stderr
-    cache = tmp_path / "cache"
+    cache = tmp_path / "two-cache"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     spread = subprocess.run(
-        [*launcher, *command(model, data, tmp_path / "two", "--embedding-cache", str(cache))],
+        [*launcher, *command(model, data, tmp_path / "two")],
         env=env,
         capture_output=True,
         text=True,
@@ -71,4 +72,6 @@ def test_two_gloo_processes_match_one(tmp_path: Path) -> None:
         assert first[key] == second[key], key
     assert spread.stdout.count("results:") == 1  # rank 0 alone reports
     # Both ranks wrote their chunks: 60 images in chunks of 8, 20 texts.
-    assert len(chunk_files(cache, "images")) == 8 and len(chunk_files(cache, "texts")) == 3
+    assert (
+        len(chunk_files(cache / "embeddings", "images")) == 8 and len(chunk_files(cache / "embeddings", "texts")) == 3
+    )

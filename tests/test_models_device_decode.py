@@ -23,6 +23,7 @@ from muge_eval.cli.main import main
 from muge_eval.data.device_decode import decode_on_device
 from muge_eval.data.image_transform import ImageTransform
 from muge_eval.data.loader import BatchDecoder, PixelBatch
+from muge_eval.encoding.images import TableImageRows
 from muge_eval.errors import UsageError
 
 torch = pytest.importorskip("torch")
@@ -75,14 +76,15 @@ def test_workers_hand_over_jpeg_bytes_and_decode_other_formats() -> None:
         {"image": [{"bytes": b, "path": None} if b is not None else None for b in images]}, features=feature
     )
     transform = ImageTransform(32, decode="torchvision")
-    batch = BatchDecoder(table, [(0, 5)], transform)[0]
+    rows = TableImageRows(table, list(range(5)), "test")
+    batch = BatchDecoder(rows, [(0, 5)], transform)[0]
     assert batch.raw_rows is not None and batch.raw_rows.tolist() == [0, 4]
     assert batch.pixel_rows is not None and batch.pixel_rows.tolist() == [1]
     np.testing.assert_array_equal(batch.pixels[0], transform(images[1]))  # type: ignore[arg-type]
     pixels, ok = decode_on_device(batch, transform, "cpu")
     assert ok.tolist() == [True, True, False, False, False]
     assert int(pixels[2:].sum()) == 0
-    cpu = BatchDecoder(table, [(0, 5)], ImageTransform(32))[0]
+    cpu = BatchDecoder(rows, [(0, 5)], ImageTransform(32))[0]
     assert cpu.ok.tolist() == ok.tolist()
     np.testing.assert_array_equal(pixels[1].numpy(), cpu.pixels[1])
     assert np.abs(pixels[0].numpy().astype(int) - cpu.pixels[0].astype(int)).max() <= 2
@@ -155,11 +157,11 @@ def embeddings_of(cache: Path, kind: str) -> np.ndarray:
 def assert_same_top10(cpu: Path, gpu: Path, cpu_predictions: str, gpu_predictions: str) -> None:
     """Identical top-10 ids, except that two items may trade places when their scores are
     closer than twice the largest score change the decoders cause (a near-tie)."""
-    texts = embeddings_of(cpu / "cache", "texts")
-    np.testing.assert_array_equal(texts, embeddings_of(gpu / "cache", "texts"))
+    texts = embeddings_of(cpu / "cache" / "embeddings", "texts")
+    np.testing.assert_array_equal(texts, embeddings_of(gpu / "cache" / "embeddings", "texts"))
     cpu_scores, gpu_scores = (
-        texts @ embeddings_of(cpu / "cache", "images").T,
-        texts @ embeddings_of(gpu / "cache", "images").T,
+        texts @ embeddings_of(cpu / "cache" / "embeddings", "images").T,
+        texts @ embeddings_of(gpu / "cache" / "embeddings", "images").T,
     )
     change = float(np.abs(cpu_scores - gpu_scores).max())
     assert change < 0.01  # measured 0.0036 with the tiny random model
@@ -186,13 +188,13 @@ def test_torchvision_decode_run_matches_the_cpu_run(tmp_path: Path, hf_dir: Path
             "--num-workers",
             "2",
             "--skip-bad-images",
-            "--embedding-cache",
+            "--cache-dir",
             str(cache),
         )
         assert code == 0, output
         results = json.loads((tmp_path / decode / "results.json").read_text())
         predictions = (tmp_path / decode / "predictions.jsonl").read_text()
-        outcomes[decode] = (results, predictions, *image_embeddings(cache))
+        outcomes[decode] = (results, predictions, *image_embeddings(cache / "embeddings"))
     (cpu, cpu_predictions, cpu_emb, cpu_ok), (gpu, gpu_predictions, gpu_emb, gpu_ok) = outcomes.values()
     assert cpu["model"]["protocol"]["decode"] == "cpu" and gpu["model"]["protocol"]["decode"] == "torchvision"
     assert gpu["protocol"]["skipped_images"] == cpu["protocol"]["skipped_images"] == [1000 + BAD_ROW]

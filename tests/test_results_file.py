@@ -42,7 +42,7 @@ def test_document_says_what_is_needed_to_reproduce(document: dict) -> None:  # t
     [
         (lambda d: d.pop("metrics"), "metrics"),
         (lambda d: d["metrics"].update(r1="high"), "metrics/r1"),
-        (lambda d: d["task"].update(type="video"), "task/type"),
+        (lambda d: d["task"].update(type=""), "task/type"),
         (lambda d: d.update(extra=1), "extra"),
     ],
 )
@@ -53,6 +53,18 @@ def test_schema_violations_are_refused_on_write(document: dict, tmp_path: Path, 
         write_results(tmp_path / "r.json", broken)
     assert not (tmp_path / "r.json").exists()
     assert field.split("/")[0] in info.value.format()
+
+
+def test_a_task_type_that_is_not_registered_is_refused_on_read(document: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    from muge_eval.plugins import task_type_registry
+
+    video = json.loads(json.dumps(document))
+    video["task"]["type"] = "video"
+    (tmp_path / "video.json").write_text(json.dumps(video))
+    read_results(tmp_path / "video.json")  # the schema alone allows any type name
+    with pytest.raises(InputError, match="unknown task type 'video'") as info:
+        read_results(tmp_path / "video.json", task_type_registry().names())
+    assert "task/type" in info.value.format()
 
 
 def test_non_finite_metrics_are_refused_on_read(document: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]

@@ -31,11 +31,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, bytes]:
     return model, data, (base / "reference" / "predictions.jsonl").read_bytes()
 
 
-def cli_args(model: Path, data: Path, out: Path, cache: Path, adapter: str = "hf-chinese-clip") -> list[str]:
+def cli_args(
+    model: Path, data: Path, out: Path, cache: Path, adapter: str = "hf-chinese-clip", extra_args: str = ""
+) -> list[str]:
     return [
         *("run", "--task", "muge-retrieval", "--data-dir", str(data), "--split", "valid"),
-        *("--model", adapter, "--model-name", "tiny", "--model-args", f"model={model},device=cpu"),
-        *("--output-dir", str(out), "--embedding-cache", str(cache), "--batch-size", "4", "--chunk-size", "8"),
+        *("--model", adapter, "--model-name", "tiny", "--model-args", f"model={model},device=cpu{extra_args}"),
+        *("--output-dir", str(out), "--cache-dir", str(cache), "--batch-size", "4", "--chunk-size", "8"),
         *("--num-workers", "0"),
     ]
 
@@ -50,25 +52,29 @@ def test_second_run_encodes_nothing(setup: tuple[Path, Path, bytes], tmp_path: P
     model, data, reference = setup
     cache = tmp_path / "cache"
     assert run(model, data, tmp_path / "a", cache)[0] == 0
-    stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("chunk-*.npz")}
-    assert len(chunk_files(cache, "images")) == 8 and len(chunk_files(cache, "texts")) == 3
+    stamps = {p: p.stat().st_mtime_ns for p in (cache / "embeddings").rglob("chunk-*.npz")}
+    assert (
+        len(chunk_files(cache / "embeddings", "images")) == 8 and len(chunk_files(cache / "embeddings", "texts")) == 3
+    )
     code, output = run(model, data, tmp_path / "b", cache, quiet=False)
     assert code == 0
     assert "reused 11 chunk(s), encoded 0" in output
-    assert stamps == {p: p.stat().st_mtime_ns for p in cache.rglob("chunk-*.npz")}
+    assert stamps == {p: p.stat().st_mtime_ns for p in (cache / "embeddings").rglob("chunk-*.npz")}
     assert (tmp_path / "b" / "predictions.jsonl").read_bytes() == reference
 
 
 def test_crash_then_resume_is_byte_identical(setup: tuple[Path, Path, bytes], tmp_path: Path) -> None:
     model, data, reference = setup
     cache = tmp_path / "cache"
-    crashing = cli_args(model, data, tmp_path / "crashed", cache, "models_fixtures:CrashingHFChineseCLIP")
-    result = CliRunner().invoke(main, ["--quiet", *crashing, "--model-args", f"model={model},device=cpu,crash_after=5"])
+    crashing = cli_args(
+        model, data, tmp_path / "crashed", cache, "models_fixtures:CrashingHFChineseCLIP", ",crash_after=5"
+    )
+    result = CliRunner().invoke(main, ["--quiet", *crashing])
     assert result.exit_code != 0
     assert not (tmp_path / "crashed" / "results.json").exists()
-    assert len(chunk_files(cache, "images")) == 2  # 5 batches of 4 = two whole chunks of 8
+    assert len(chunk_files(cache / "embeddings", "images")) == 2  # 5 batches of 4 = two whole chunks of 8
     # A damaged chunk counts as absent and is encoded again.
-    chunk_files(cache, "images")[1].write_bytes(b"not an npz")
+    chunk_files(cache / "embeddings", "images")[1].write_bytes(b"not an npz")
     code, output = run(model, data, tmp_path / "resumed", cache, quiet=False)
     assert code == 0, output
     assert "reused 4 chunk(s), encoded 7" in output  # 3 text chunks + 1 image chunk reused
@@ -79,11 +85,10 @@ def test_cache_key_follows_preprocessing(setup: tuple[Path, Path, bytes], tmp_pa
     model, data, _ = setup
     cache = tmp_path / "cache"
     assert run(model, data, tmp_path / "a", cache)[0] == 0
-    processor = f"model={model},device=cpu,preprocess=processor"
-    args = [*cli_args(model, data, tmp_path / "b", cache), "--model-args", processor]
+    args = cli_args(model, data, tmp_path / "b", cache, extra_args=",preprocess=processor")
     result = CliRunner().invoke(main, ["--quiet", *args])
     assert result.exit_code == 0, result.output
-    assert len(list(cache.glob("*/manifest.json"))) == 4  # texts and images, twice
+    assert len(list((cache / "embeddings").glob("*/manifest.json"))) == 4  # texts and images, twice
 
 
 def test_sigkill_mid_run_then_resume_is_byte_identical(setup: tuple[Path, Path, bytes], tmp_path: Path) -> None:
@@ -99,7 +104,7 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(setup: tuple[Path, Path, 
     )
     deadline = time.monotonic() + 240
     try:
-        while len(chunk_files(cache, "images")) < 3:
+        while len(chunk_files(cache / "embeddings", "images")) < 3:
             assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
             assert time.monotonic() < deadline, "the run did not get going"
             time.sleep(0.02)
@@ -108,7 +113,7 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(setup: tuple[Path, Path, 
         process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (tmp_path / "killed" / "results.json").exists()
-    done = len(chunk_files(cache, "images"))
+    done = len(chunk_files(cache / "embeddings", "images"))
     assert 3 <= done < 8
     code, output = run(model, data, tmp_path / "resumed", cache, quiet=False)
     assert code == 0, output

@@ -10,10 +10,12 @@ import pytest
 from retrieval_helpers import official_scores, write_jsonl
 
 from muge_eval.errors import InputError
+from muge_eval.plugins import build_registries
 from muge_eval.retrieval.gold import read_gold_queries
 from muge_eval.retrieval.schema import IMAGE_TO_TEXT, TEXT_TO_IMAGE
-from muge_eval.retrieval.scoring import score_rankings, tianchi_failure, tianchi_success
+from muge_eval.retrieval.scoring import score_rankings
 from muge_eval.retrieval.submission import read_submission
+from muge_eval.runner import load_task
 
 TEN = list(range(1, 11))
 
@@ -189,13 +191,14 @@ def test_image_to_text_fields(tmp_path: Path) -> None:
 
 
 def test_tianchi_objects() -> None:
-    ok = tianchi_success({"r1": 10.0, "r5": 20.0, "r10": 30.0, "mean_recall": 20.0})
+    task = load_task(build_registries(), "muge-retrieval-sample")
+    ok = task.tianchi_success({"r1": 10.0, "r5": 20.0, "r10": 30.0, "mean_recall": 20.0, "map10": 1.0})
     assert ok == {
         "success": True,
         "score": 20.0,
         "scoreJson": {"score": 20.0, "mean_recall": 20.0, "r1": 10.0, "r5": 20.0, "r10": 30.0},
     }
-    assert tianchi_failure("bad") == {
+    assert task.tianchi_failure("bad") == {
         "errorDetail": "bad",
         "errorMsg": "bad",
         "score": 0,

@@ -126,7 +126,7 @@ def test_validate_and_score_cli(tmp_path: Path) -> None:
     result = runner.invoke(main, ["validate", str(good), "--task", "muge-t2i", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 1 and "is 32x32, expected 256x256" in result.output
     result = runner.invoke(main, ["score", "--predictions", str(good), *args, "--format", "tianchi"])
-    assert result.exit_code == 2 and "retrieval scorer" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "MUGE's scorer output" in result.output and "Traceback" not in result.output
     out = tmp_path / "score.json"
     result = runner.invoke(
         main,

@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 
 from muge_eval.caption.gold import CaptionGold, read_aic_gold, read_muge_gold
+from muge_eval.cards import describe_local_source
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import file_sha256, text_fingerprint
 from muge_eval.io.image_tsv import open_image
@@ -18,6 +19,7 @@ from muge_eval.specs import DatasetInfo
 
 AIC_SPLITS = {"valid": "validation", "validation": "validation", "train": "train", "test": "test_a"}
 AIC_FORMAT = "aic-icc"
+MUGE_FORMAT = "muge-ic"
 
 
 def is_aic(data_format: str) -> bool:
@@ -128,7 +130,7 @@ def load_caption_data(
         fingerprint = text_fingerprint(images_path.name, images_sha, gold_path.name, gold_sha)
         files = (images_path.name, gold_path.name)
     info = DatasetInfo(
-        source=f"local:{directory}",
+        source=describe_local_source(directory),
         format=data_format,
         split=split,
         fingerprint=fingerprint,

@@ -119,8 +119,6 @@ def check_metric_names(names: Sequence[str]) -> tuple[str, ...]:
     unknown = [n for n in names if n not in ALL_METRICS]
     if unknown:
         raise UsageError(f"unknown caption metric(s) {', '.join(unknown)} (available: {', '.join(ALL_METRICS)})")
-    if not names:
-        raise UsageError("no caption metrics chosen")
     return tuple(dict.fromkeys(names))
 
 

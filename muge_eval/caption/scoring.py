@@ -7,15 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from muge_eval.caption.metrics import DEFAULT_METRICS, check_metric_names, join_tokens, score_sentences
+from muge_eval.caption.metrics import ALL_METRICS, join_tokens, score_sentences
 from muge_eval.caption.pycocoevalcap_backend import score_sentences_pycocoevalcap
 from muge_eval.caption.tokenizers import CaptionTokenizer, tokenize_all
 from muge_eval.environment import package_version
 from muge_eval.errors import UsageError
-from muge_eval.specs import MetricInfo
+from muge_eval.metrics.spec import MetricSpec
 
 SCALE = 100.0
-MAIN_METRIC = "cider_d"
 METRIC_DESCRIPTIONS = {
     "bleu1": "BLEU-1, corpus level, closest reference length, no smoothing (x100)",
     "bleu2": "BLEU-2, corpus level, closest reference length, no smoothing (x100)",
@@ -24,6 +23,14 @@ METRIC_DESCRIPTIONS = {
     "rouge_l": "ROUGE-L F-measure (beta 1.2) against the best reference, mean over images (x100)",
     "cider_d": "CIDEr-D (sigma 6, clipped, x10), idf from this set's references, mean over images (x100)",
     "meteor": "METEOR 1.5 (-l en -norm); on Chinese a character exact-match score (x100)",
+}
+_CORPUS = {
+    **{
+        f"bleu{n}": "BLEU is corpus-level (n-gram counts and brevity penalty pooled over all images)"
+        for n in range(1, 5)
+    },
+    "cider_d": "CIDEr-D weights n-grams by document frequencies of the whole reference set",
+    "meteor": "METEOR's corpus score is computed by its jar over all images at once",
 }
 
 
@@ -35,23 +42,18 @@ class ScoredCaptions:
     timings: Mapping[str, float]
 
 
-def parse_metrics_option(value: Any) -> tuple[str, ...]:
-    if value is None or value == "":
-        return DEFAULT_METRICS
-    names = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    return check_metric_names([str(n).strip() for n in names if str(n).strip()])
-
-
-def metric_infos(names: Sequence[str]) -> dict[str, MetricInfo]:
-    # CIDEr-D is x10 in pycocoevalcap and x100 here, so it is not bounded by 100.
-    return {
-        name: MetricInfo(True, "score_x100" if name == "cider_d" else "percent", METRIC_DESCRIPTIONS[name])
-        for name in names
-    }
-
-
-def main_metric(names: Sequence[str]) -> str:
-    return MAIN_METRIC if MAIN_METRIC in names else names[0]
+def caption_metric_specs() -> tuple[MetricSpec, ...]:
+    """The caption metrics, x100 as MUGE tables report them. ROUGE-L is a mean of per-image
+    scores (stored in the samples); BLEU, CIDEr-D and METEOR are corpus-level."""
+    specs = []
+    for name in ALL_METRICS:
+        # CIDEr-D is x10 in pycocoevalcap and x100 here, so it is not bounded by 100.
+        unit = "score_x100" if name == "cider_d" else "percent"
+        if name in _CORPUS:
+            specs.append(MetricSpec(name, METRIC_DESCRIPTIONS[name], True, unit, "corpus", no_interval=_CORPUS[name]))
+        else:
+            specs.append(MetricSpec(name, METRIC_DESCRIPTIONS[name], True, unit, "mean", item_fields=(name,)))
+    return tuple(specs)
 
 
 SCORERS = {

@@ -9,30 +9,25 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from muge_eval.caption.adapters.base import ReferenceBaseline
+from muge_eval.cache import cache_dir
+from muge_eval.caption.adapters.base import CaptionAdapter, ReferenceBaseline
 from muge_eval.caption.cache import CaptionCache
-from muge_eval.caption.data import find_gold_file, is_aic, load_caption_data, read_gold
+from muge_eval.caption.data import AIC_FORMAT, MUGE_FORMAT, find_gold_file, is_aic, load_caption_data, read_gold
 from muge_eval.caption.gold import CaptionGold
 from muge_eval.caption.metrics import ALL_METRICS
-from muge_eval.caption.scoring import (
-    check_scorer,
-    main_metric,
-    metric_infos,
-    parse_metrics_option,
-    score_captions,
-    scoring_protocol,
-)
+from muge_eval.caption.scoring import SCORERS, caption_metric_specs, score_captions, scoring_protocol
 from muge_eval.caption.submission import CaptionSubmission, read_aic_submission, read_muge_submission
-from muge_eval.caption.tokenizers import CaptionTokenizer, build_tokenizer, default_cache_dir
+from muge_eval.caption.tokenizers import CaptionTokenizer, build_tokenizer
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import files_fingerprint
 from muge_eval.io.atomic import atomic_write_lines, atomic_write_text
-from muge_eval.models.base import CAPTION, ModelAdapter
+from muge_eval.metrics.spec import MetricSpec
+from muge_eval.models.base import CAPTION, origin_class
+from muge_eval.plugins import Registries
 from muge_eval.progress import Progress
 from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome
-from muge_eval.tasktypes.base import TaskType
-
-CARD_ONLY_OPTIONS = ("default_tokenizer",)
+from muge_eval.tasktypes.base import SubmissionFormat, TaskType
+from muge_eval.tasktypes.options import TaskOption, as_bool, as_str, one_of
 
 
 def write_muge_predictions(captions: Mapping[str, str]) -> Callable[[Path], None]:
@@ -62,35 +57,55 @@ def _check_captions(output: Any, expected: int, model: object) -> list[str]:
     return list(output)
 
 
-def generation_settings(model: object) -> dict[str, Any]:
-    hook = getattr(model, "generation_settings", None)
-    return dict(hook()) if callable(hook) else {}
-
-
 class CaptionTask(TaskType):
-    type_name = "caption"
+    name = "caption"
+    summary = "image captioning: BLEU-1..4, ROUGE-L, CIDEr-D on Chinese tokens (pycocoevalcap arithmetic)"
     capability = CAPTION
-    accepted_options: ClassVar[Mapping[str, str]] = {
-        "tokenizer": "caption tokenizer: char (MUGE rule), jieba, whitespace, or a registered/module:Class name",
-        "metrics": "comma-separated: bleu1,bleu2,bleu3,bleu4,rouge_l,cider_d (default) and meteor (needs java)",
-        "scorer": "fast (default: exact re-implementation, shared n-gram counts) or pycocoevalcap (its scorers)",
-        "caption_cache": "directory for cached model captions, or 'off' (default: CACHE_DIR/captions)",
-    }
+    adapter_protocols = (CaptionAdapter, ReferenceBaseline)
+    data_formats = (MUGE_FORMAT, AIC_FORMAT)
+    directions = ("image_to_text",)
+    options: ClassVar[tuple[TaskOption, ...]] = (
+        TaskOption(
+            "tokenizer",
+            "caption tokenizer: char (MUGE rule), jieba, whitespace, or a registered/module:Class name",
+            as_str,
+            default="char",
+            flag="--tokenizer",
+        ),
+        TaskOption(
+            "scorer",
+            "fast (default: exact re-implementation, shared n-gram counts) or pycocoevalcap (its scorers)",
+            one_of(*SCORERS),
+            default="fast",
+        ),
+        TaskOption("caption_cache", "reuse and keep model captions in the cache (default true)", as_bool, True),
+    )
+    submission_formats = (
+        SubmissionFormat("muge-ic-jsonl", "predictions.jsonl", '{"image_id": "<hex>", "text": "<caption>"} per image'),
+        SubmissionFormat("aic-json", "predictions.json", 'a JSON list of {"image_id", "caption"} (AI Challenger)'),
+    )
+    identity_protocol_keys = ("tokenizer",)
+    item_key = "image_id"
+    tianchi = True
 
-    def __init__(self, card: Any, options: Mapping[str, Any] | None = None):
-        super().__init__(card, options)
-        unknown = sorted(set(card.options) - set(self.accepted_options) - set(CARD_ONLY_OPTIONS))
-        if unknown:
-            raise UsageError(f"task card {card.name!r} has unknown option(s) {', '.join(unknown)}")
-        settings = {**card.options, **self.options}
-        self.tokenizer_name = str(settings.get("tokenizer") or card.options.get("default_tokenizer") or "char")
-        self._tokenizer = build_tokenizer(self.tokenizer_name)  # unknown names fail before any work
-        self.metric_names = parse_metrics_option(settings.get("metrics"))
-        self.scorer = check_scorer(settings.get("scorer"))
-        unknown_main = [m for m in card.metrics if m not in ALL_METRICS]
-        if unknown_main:
-            raise UsageError(f"task card {card.name!r} lists unknown caption metric(s) {', '.join(unknown_main)}")
-        self.cache_setting = settings.get("caption_cache")
+    def __init__(self, card: Any, options: Mapping[str, Any] | None = None, registries: Registries | None = None):
+        super().__init__(card, options, registries)
+        self.tokenizer_name = str(self.settings["tokenizer"])
+        self._tokenizer = build_tokenizer(self.tokenizer_name, self.registries.tokenizers)  # fails before any work
+        self.scorer = str(self.settings["scorer"])
+
+    @classmethod
+    def metric_specs(cls) -> tuple[MetricSpec, ...]:
+        return caption_metric_specs()
+
+    @classmethod
+    def default_metrics(cls) -> tuple[str, ...]:
+        return tuple(m for m in ALL_METRICS if m != "meteor")
+
+    @property
+    def own_metrics(self) -> tuple[str, ...]:
+        """The selected metrics this type computes (third-party ones come later)."""
+        return tuple(m for m in self.selected_metrics if m in ALL_METRICS)
 
     def tokenizer(self) -> CaptionTokenizer:
         return self._tokenizer
@@ -104,10 +119,7 @@ class CaptionTask(TaskType):
     ) -> CaptionGold:
         self.check_split(split)
         if gold_path is None:
-            directory = self.data_dir(data_dir)
-            if directory is None:
-                raise UsageError(f"task {self.card.name!r} has no bundled data: pass --gold or --data-dir")
-            gold_path = find_gold_file(self.card.data.format, directory, split)
+            gold_path = find_gold_file(self.card.data.format, self.require_data_dir(data_dir), split)
         return read_gold(self.card.data.format, gold_path, require_references=True)
 
     def read_submission(self, gold: CaptionGold, path: Path, direction: str | None) -> CaptionSubmission:
@@ -121,14 +133,14 @@ class CaptionTask(TaskType):
         extra_protocol: Mapping[str, Any],
         notes: list[str],
     ) -> tuple[dict[str, float], tuple[Mapping[str, Any], ...], dict[str, Any], dict[str, float]]:
-        scored = score_captions(ids, captions, references, self.tokenizer(), self.metric_names, self.scorer)
+        scored = score_captions(ids, captions, references, self.tokenizer(), self.own_metrics, self.scorer)
         empty = sum(1 for i in ids if not captions[i].strip())
         if empty:
             notes.append(f"{empty} of {len(ids)} captions are empty (scored as empty, not dropped)")
         protocol = {**scored.protocol, **extra_protocol, "empty_captions": empty}
         return dict(scored.metrics), scored.samples, protocol, dict(scored.timings)
 
-    def score(self, gold: CaptionGold, submission: CaptionSubmission) -> TaskOutcome:
+    def _score(self, gold: CaptionGold, submission: CaptionSubmission) -> TaskOutcome:
         assert gold.references is not None
         notes: list[str] = []
         info = DatasetInfo(
@@ -142,35 +154,23 @@ class CaptionTask(TaskType):
         return TaskOutcome(
             dataset=info,
             metrics=metrics,
-            metric_info=metric_infos(self.metric_names),
-            main_metric=main_metric(self.metric_names),
             protocol=protocol,
             samples=samples,
             timings=timings,
             notes=tuple(notes),
         )
 
-    def tianchi_success(self, metrics: Mapping[str, float]) -> dict[str, Any]:
-        """A Tianchi-style output object: the main metric as ``score`` plus every metric."""
-        main = main_metric(self.metric_names)
-        return {"success": True, "score": metrics[main], "scoreJson": {"score": metrics[main], **metrics}}
-
-    def _cache(self, model: Any, config: RunConfig) -> CaptionCache | None:
-        if self.cache_setting == "off":
+    def _cache(self, model: CaptionAdapter, config: RunConfig) -> CaptionCache | None:
+        if not self.settings["caption_cache"]:
             return None
-        # Duck-typed adapters (not subclasses of CaptionAdapter) may leave these hooks out.
-        identity_hook = getattr(model, "cache_identity", None)
-        identity = identity_hook() if callable(identity_hook) else None
+        identity = model.cache_identity()
         if identity is None:
             return None
-        if self.cache_setting:
-            directory = Path(str(self.cache_setting)).expanduser()
-        elif config.cache_dir is not None:
-            directory = config.cache_dir / "captions"
-        else:
-            directory = default_cache_dir() / "captions"
+        implementation = origin_class(model)
         return CaptionCache(
-            directory, f"{type(model).__module__}.{type(model).__qualname__}:{identity}", generation_settings(model)
+            cache_dir("captions", config.cache_dir),
+            f"{implementation.__module__}.{implementation.__qualname__}:{identity}",
+            model.generation_settings(),
         )
 
     def _generate(
@@ -189,8 +189,9 @@ class CaptionTask(TaskType):
             notes.append(f"{len(ids) - len(todo)} captions reused from the cache {cache.path}")
         bar = progress.bar(len(ids), "caption", "img")
         bar.update(len(ids) - len(todo))
-        for start in range(0, len(todo), config.batch_size):
-            batch = todo[start : start + config.batch_size]
+        batch_size = config.batch_size or 16
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
             outputs = _check_captions(model.caption(load(batch)), len(batch), model)
             new = dict(zip(batch, outputs, strict=True))
             if cache is not None:
@@ -200,10 +201,11 @@ class CaptionTask(TaskType):
         bar.close()
         return {i: done[i] for i in ids}
 
-    def evaluate(self, model: ModelAdapter, config: RunConfig, progress: Progress) -> TaskOutcome:
-        if not isinstance(model, ReferenceBaseline) and not callable(getattr(model, "caption", None)):
-            raise UsageError(f"{type(model).__name__} does not implement the caption protocol")
-        self.check_split(config.split)
+    def check_ready(self, config: RunConfig) -> None:
+        super().check_ready(config)
+        find_gold_file(self.card.data.format, self.require_data_dir(config.data_dir), config.split)
+
+    def _evaluate(self, model: Any, config: RunConfig, progress: Progress) -> TaskOutcome:
         started = time.perf_counter()
         baseline = isinstance(model, ReferenceBaseline)
         data = load_caption_data(
@@ -236,22 +238,17 @@ class CaptionTask(TaskType):
         if gold.references is None:
             notes.append(f"{config.split} has no reference captions: predictions written, not scored")
             return TaskOutcome(
-                dataset,
-                {},
-                metric_infos(self.metric_names),
-                main_metric(self.metric_names),
-                {**scoring_protocol(self.tokenizer(), self.metric_names, len(ids), self.scorer), **extra},
-                (),
-                predictions,
-                timings,
-                tuple(notes),
+                dataset=dataset,
+                metrics={},
+                protocol={**scoring_protocol(self.tokenizer(), self.own_metrics, len(ids), self.scorer), **extra},
+                predictions=predictions,
+                timings=timings,
+                notes=tuple(notes),
             )
         metrics, samples, protocol, score_timings = self._outcome(ids, captions, references, extra, notes)
         return TaskOutcome(
             dataset=dataset,
             metrics=metrics,
-            metric_info=metric_infos(self.metric_names),
-            main_metric=main_metric(self.metric_names),
             protocol=protocol,
             samples=samples,
             predictions=predictions,

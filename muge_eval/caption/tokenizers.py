@@ -25,8 +25,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from muge_eval.cache import cache_dir as cache_folder
 from muge_eval.environment import package_version
 from muge_eval.errors import UsageError
+from muge_eval.registry import Registry
 
 
 class CaptionTokenizer(Protocol):
@@ -101,11 +103,6 @@ class CharTokenizer:
         }
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "muge-eval"
-
-
 def _writable_dir(preferred: Path) -> Path:
     try:
         preferred.mkdir(parents=True, exist_ok=True)
@@ -148,7 +145,7 @@ class JiebaTokenizer:
             import jieba
 
             tokenizer = jieba.Tokenizer()
-            tokenizer.tmp_dir = str(_writable_dir(self.cache_dir or default_cache_dir() / "jieba"))
+            tokenizer.tmp_dir = str(_writable_dir(self.cache_dir or cache_folder("jieba")))
             with _quiet_logger(jieba.default_logger):
                 tokenizer.initialize()
             self._tokenizer = tokenizer
@@ -207,14 +204,9 @@ def tokenize_all(tokenizer: CaptionTokenizer, texts: list[str]) -> list[list[str
     return [tokenizer.tokenize(t) for t in texts]
 
 
-def build_tokenizer(name: str) -> CaptionTokenizer:
-    """A tokenizer from the tokenizer registry (built-ins, entry points or module:Class)."""
-    from muge_eval.plugins import BUILTIN_TOKENIZERS
-    from muge_eval.registry import Registry
-
-    registry: Registry[Any] = Registry("tokenizer", "muge_eval.tokenizers")
-    for entry, (path, summary) in BUILTIN_TOKENIZERS.items():
-        registry.add(entry, path, summary)
+def build_tokenizer(name: str, registry: Registry[Any]) -> CaptionTokenizer:
+    """A tokenizer from the session's tokenizer registry (built-ins, entry points or
+    module:Class)."""
     factory = registry.get(name)
     tokenizer = factory() if callable(factory) else factory
     if not callable(getattr(tokenizer, "tokenize", None)):

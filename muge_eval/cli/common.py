@@ -1,17 +1,21 @@
-"""Shared CLI plumbing: error handling, exit codes and options used by several commands."""
+"""Shared CLI plumbing: error handling, exit codes, lazy commands, and the options that
+several commands take. Imports only click and light modules: `muge-eval --help` must not
+load numpy, jsonschema or the progress bars."""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from muge_eval.errors import MugeEvalError
-from muge_eval.plugins import Registries, build_registries
+
+if TYPE_CHECKING:
+    from muge_eval.plugins import Registries
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,7 +25,33 @@ EXIT_USAGE = 2
 
 
 class MugeGroup(click.Group):
-    """Turns a user's mistake into one message on stderr and an exit code, no traceback."""
+    """A group of lazily imported commands that turns a user's mistake into one message on
+    stderr and an exit code, no traceback.
+
+    ``lazy_commands`` maps a command name to ``(import path, one-line help)``: the help
+    listing is printed from these strings, so ``--help`` imports no command module.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            module_name, _, attr = self.lazy_commands[cmd_name][0].partition(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy_commands[name][1]) for name in sorted(self.lazy_commands)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -42,6 +72,8 @@ def tasks_dir_option(func: F) -> F:
 
 
 def registries_for(tasks_dirs: tuple[Path, ...]) -> Registries:
+    from muge_eval.plugins import build_registries
+
     for directory in tasks_dirs:
         if not directory.is_dir():
             raise click.BadParameter(f"{directory} is not a directory", param_hint="--tasks-dir")
@@ -51,48 +83,3 @@ def registries_for(tasks_dirs: tuple[Path, ...]) -> Registries:
 def quiet_flag(ctx: click.Context) -> bool:
     root = ctx.find_root()
     return bool(root.obj and root.obj.get("quiet"))
-
-
-@dataclass(frozen=True)
-class TaskOptionFlag:
-    """A named CLI flag that becomes a task option (``--tokenizer jieba`` -> ``tokenizer``).
-
-    ``--task-args k=v`` reaches the same options; a flag is the documented spelling.
-    """
-
-    flag: str
-    option: str
-    help: str
-
-
-# One line per task-type option that deserves its own flag on `run`, `score` and `validate`.
-TASK_OPTION_FLAGS: tuple[TaskOptionFlag, ...] = (
-    TaskOptionFlag("--inception-weights", "inception_weights", "t2i: path of pt_inception-2015-12-05-6726825d.pth."),
-    TaskOptionFlag("--judge", "judge", "t2i: retrieval model that judges clip_score and r_precision."),
-    TaskOptionFlag("--judge-args", "judge_args", "t2i: the judge's options as k=v,k2=v2."),
-    TaskOptionFlag("--image-size", "image_size", "t2i: expected submission image size (N, WxH or any)."),
-    TaskOptionFlag("--tokenizer", "tokenizer", "Caption tokenizer: char (MUGE default), jieba, whitespace."),
-    TaskOptionFlag(
-        "--metrics",
-        "metrics",
-        "Caption metrics, comma-separated (default bleu1,bleu2,bleu3,bleu4,rouge_l,cider_d; meteor on request).",
-    ),
-)
-
-
-def task_option_flags(func: F) -> F:
-    for spec in reversed(TASK_OPTION_FLAGS):
-        func = click.option(spec.flag, f"flag_{spec.option}", default=None, help=spec.help)(func)
-    return func
-
-
-def collect_task_options(task_args: str, flags: dict[str, Any]) -> dict[str, str]:
-    """Options from ``--task-args`` and the named flags; a flag wins over the same key."""
-    from muge_eval.models.args import parse_key_values
-
-    options = parse_key_values(task_args, "--task-args")
-    for spec in TASK_OPTION_FLAGS:
-        value = flags.get(f"flag_{spec.option}")
-        if value is not None:
-            options[spec.option] = value
-    return options

@@ -1,21 +1,38 @@
-"""``muge-eval``: evaluate models on MUGE tasks, score and validate submissions."""
+"""``muge-eval``: evaluate models on MUGE tasks, score and validate submissions.
+
+Commands are imported when run, not to print this help (see MugeGroup).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
 from muge_eval import __version__
-from muge_eval.cli.board_commands import leaderboard_group, submit_command
-from muge_eval.cli.common import MugeGroup, registries_for, tasks_dir_option
-from muge_eval.cli.regress_command import regress_command
-from muge_eval.cli.run_command import run_command
-from muge_eval.cli.submission_commands import score_command, validate_command
+from muge_eval.cli.common import MugeGroup
+
+# name -> (import path, one-line help). The help text is printed without importing.
+COMMANDS = {
+    "run": ("muge_eval.cli.run_command:run_command", "Evaluate a model on one or more tasks."),
+    "validate": ("muge_eval.cli.submission_commands:validate_command", "Check a submission without scoring it."),
+    "score": ("muge_eval.cli.submission_commands:score_command", "Score a submission against gold data."),
+    "table": ("muge_eval.cli.table_command:table_command", "Tabulate results files as text, Markdown or CSV."),
+    "submit": ("muge_eval.cli.board_commands:submit_command", "Check a results file and store it on a board."),
+    "leaderboard": ("muge_eval.cli.board_commands:leaderboard_group", "Build the static leaderboard site of a board."),
+    "regress": ("muge_eval.cli.regress_command:regress_command", "Compare results with a golden results file."),
+    "tasks": ("muge_eval.cli.info_commands:tasks_command", "List the registered tasks."),
+    "task-types": ("muge_eval.cli.info_commands:task_types_command", "Describe the registered task types."),
+    "models": ("muge_eval.cli.info_commands:models_command", "List the registered model adapters."),
+    "metrics": ("muge_eval.cli.info_commands:metrics_command", "List the metrics of every task type and plugin."),
+}
 
 
-@click.group(cls=MugeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=MugeGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="muge-eval")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or status lines (for CI logs).")
 @click.pass_context
@@ -34,37 +51,3 @@ def main(ctx: click.Context, quiet: bool) -> None:
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
         # transformers' and the hub's bars (model loading) read this one.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
-@main.command("tasks")
-@tasks_dir_option
-def tasks_command(tasks_dirs: tuple[Path, ...]) -> None:
-    """List the registered tasks, one line each.
-
-    \b
-    Example:
-      muge-eval tasks --tasks-dir ./my_cards
-    """
-    registries = registries_for(tasks_dirs)
-    for name, summary in registries.tasks.summaries():
-        click.echo(f"{name:32s} {summary}")
-
-
-@main.command("models")
-def models_command() -> None:
-    """List the registered model adapters, one line each.
-
-    \b
-    Any class can also be named directly: --model my_pkg.module:MyAdapter
-    """
-    registries = registries_for(())
-    for name, summary in registries.models.summaries():
-        click.echo(f"{name:24s} {summary}")
-
-
-main.add_command(run_command)
-main.add_command(validate_command)
-main.add_command(score_command)
-main.add_command(submit_command)
-main.add_command(leaderboard_group)
-main.add_command(regress_command)

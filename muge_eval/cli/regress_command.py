@@ -52,7 +52,15 @@ def check_against_golden(
     summary_path: Path | None,
 ) -> int:
     """Print the comparison and return the exit code (0 pass, 1 regression, 3 not comparable)."""
-    comparison = compare_results(expected, actual, parse_tolerances(tolerances), fail_on_improvement)
+    from muge_eval.tasktypes.catalog import TaskTypeCatalog
+
+    task_type = str(expected["task"]["type"])
+    identity_keys = TaskTypeCatalog().identity_keys(task_type)
+    if identity_keys is None:
+        click.echo(f"warning: task type {task_type!r} is not installed: protocol differences only warn", err=True)
+    comparison = compare_results(
+        expected, actual, parse_tolerances(tolerances), fail_on_improvement, identity_keys or ()
+    )
     click.echo(text_table(comparison))
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -78,16 +86,23 @@ def regress_command(
 
     Exit status: 0 when no metric is worse than expected by more than its tolerance, 1 on
     a regression (or a missing metric), 3 when the files are not comparable (another
-    task, task version, split, dataset fingerprint, --limit or tokenizer).
+    task, task version, split, dataset fingerprint, --limit, or a protocol setting its task
+    type declares identity-defining, such as caption's tokenizer).
 
     \b
     Examples:
       muge-eval regress --expected golden.json --actual muge-results/t/m/results.json
       muge-eval regress --expected golden.json --actual results.json --tolerance 0.01,cider_d=0.5
     """
+    from muge_eval.plugins import task_type_registry
     from muge_eval.results import read_results
 
+    registered = task_type_registry().names()
     code = check_against_golden(
-        read_results(expected), read_results(actual), tolerances, fail_on_improvement, summary_path
+        read_results(expected, registered),
+        read_results(actual, registered),
+        tolerances,
+        fail_on_improvement,
+        summary_path,
     )
     sys.exit(code)

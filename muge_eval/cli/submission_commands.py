@@ -7,12 +7,9 @@ from typing import Any
 
 import click
 
-from muge_eval.cli.common import F, collect_task_options, registries_for, task_option_flags, tasks_dir_option
-from muge_eval.cli.run_command import print_metrics
-from muge_eval.errors import InputError, UsageError
-from muge_eval.results import build_results, write_results
-from muge_eval.retrieval.scoring import tianchi_failure, tianchi_success
-from muge_eval.runner import load_task, score_outcome, write_json
+from muge_eval.cli.common import F, registries_for, tasks_dir_option
+from muge_eval.cli.task_command import TaskCommand, task_options, unused_flags
+from muge_eval.errors import UsageError
 
 
 def common_submission_options(func: F) -> F:
@@ -26,15 +23,27 @@ def common_submission_options(func: F) -> F:
     )(func)
     func = click.option(
         "--direction",
-        type=click.Choice(["text_to_image", "image_to_text"]),
         default=None,
-        help="Retrieval direction of the submission (default: the card's first).",
+        help="Ranking direction of a retrieval submission, e.g. image_to_text (default: the card's first).",
     )(func)
     func = click.option("--task-args", default="", help="Task options as k=v,...")(func)
-    return task_option_flags(tasks_dir_option(func))
+    return tasks_dir_option(func)
 
 
-@click.command("validate")
+def _load(task_name: str, task_args: str, tasks_dirs: tuple[Path, ...], flags: dict[str, Any]) -> Any:
+    from muge_eval.models.args import parse_key_values
+    from muge_eval.runner import card_for, load_task
+
+    registries = registries_for(tasks_dirs)
+    task_class = registries.task_types.get(card_for(registries, task_name).type)
+    ignored = unused_flags(flags, [task_class])
+    if ignored:
+        raise UsageError(f"option(s) {', '.join(ignored)} do not apply to {task_class.name} tasks")
+    options = task_options(parse_key_values(task_args, "--task-args"), flags, task_class)
+    return registries, load_task(registries, task_name, options)
+
+
+@click.command("validate", cls=TaskCommand)
 @click.argument("predictions", type=click.Path(path_type=Path))
 @click.option("--gold", type=click.Path(path_type=Path), default=None, help="Gold file (default: the task's data).")
 @common_submission_options
@@ -55,13 +64,13 @@ def validate_command(
     Example:
       muge-eval validate --task muge-retrieval pred.jsonl --gold MR_valid_queries.jsonl
     """
-    task = load_task(registries_for(tasks_dirs), task_name, collect_task_options(task_args, flags))
+    _, task = _load(task_name, task_args, tasks_dirs, flags)
     gold_data = task.load_gold(split or task.card.default_split, data_dir, gold, direction)
     task.read_submission(gold_data, predictions, direction)
     click.echo(f"{predictions}: valid submission for {task.card.name}")
 
 
-@click.command("score")
+@click.command("score", cls=TaskCommand)
 @click.option("--gold", type=click.Path(path_type=Path), default=None, help="Gold file (default: the task's data).")
 @click.option("--predictions", type=click.Path(path_type=Path), required=True, help="The submission to score.")
 @click.option(
@@ -99,37 +108,35 @@ def score_command(
       muge-eval score --task muge-retrieval --gold MR_valid_queries.jsonl --predictions pred.jsonl \\
           --format tianchi --output score.json
     """
-    task = load_task(registries_for(tasks_dirs), task_name, collect_task_options(task_args, flags))
-    # Retrieval has the official scorer's object; another task type may define its own.
-    if output_format == "tianchi" and task.card.type != "retrieval" and not hasattr(task, "tianchi_success"):
-        raise UsageError(f"--format tianchi is the MUGE retrieval scorer's output, not for {task.card.type} tasks")
-    chosen_split = split or task.card.default_split
+    from muge_eval.api import score_with_samples
+    from muge_eval.cli.run_report import report_run
+    from muge_eval.errors import InputError
+    from muge_eval.runner import write_json
+
+    registries, task = _load(task_name, task_args, tasks_dirs, flags)
+    if output_format == "tianchi" and not task.tianchi:
+        raise UsageError(f"--format tianchi is MUGE's scorer output; {task.name} tasks have none")
     try:
-        outcome = score_outcome(task, gold, predictions, chosen_split, data_dir, direction)
+        artifacts = score_with_samples(
+            task,
+            predictions,
+            gold,
+            split=split,
+            data_dir=data_dir,
+            direction=direction,
+            model_name=model_name,
+            output=output if output_format == "results" else None,
+            registries=registries,
+        )
     except InputError as exc:
         if output_format == "tianchi" and output is not None:
-            write_json(output, tianchi_failure(exc.format()))
+            write_json(output, task.tianchi_failure(exc.format()))
         raise
     if output_format == "tianchi":
-        # A task type may define its own Tianchi-style object; retrieval's is the official one.
-        task_tianchi = getattr(task, "tianchi_success", None)
-        document = (
-            task_tianchi(dict(outcome.metrics)) if callable(task_tianchi) else tianchi_success(dict(outcome.metrics))
-        )
+        document = task.tianchi_success(dict(artifacts.document["metrics"]))
         if output is not None:
             write_json(output, document)
-        print_metrics({"metrics": document["scoreJson"], "main_metric": "score"})
+        for name, value in document["scoreJson"].items():
+            click.echo(f"{name:16s} {value:10.4f}")
         return
-    results = build_results(
-        task.card,
-        outcome,
-        {"name": model_name, "adapter": "submission", "args": {"predictions": str(predictions)}, "fingerprint": None},
-        {"split": chosen_split, "batch_size": None, "seed": None, "limit": None},
-    )
-    if output is not None:
-        write_results(output, results)
-    print_metrics(results)
-    for note in results.get("notes", []):
-        click.echo(f"note: {note}", err=True)
-    if output is not None:
-        click.echo(f"results: {output}")
+    report_run(artifacts, type(task).item_key)

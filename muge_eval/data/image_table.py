@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from muge_eval.cache import cache_dir as cache_folder
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.image_tsv import iter_image_tsv
 
@@ -35,7 +36,8 @@ def _unwrap_generation_error(exc: BaseException) -> BaseException:
 
 
 def image_table_from_tsv(path: Path, id_kind: str, sha256: str, cache_dir: Path | None = None) -> Any:
-    """A `datasets.Dataset` with columns image_id, image (lazy), line (1-based TSV line)."""
+    """A `datasets.Dataset` with columns image_id, image (lazy), line (1-based TSV line),
+    converted once into the cache root's ``datasets`` folder (``cache_dir`` overrides the root)."""
     import datasets
 
     if not path.is_file():
@@ -52,7 +54,7 @@ def image_table_from_tsv(path: Path, id_kind: str, sha256: str, cache_dir: Path 
             _rows,
             features=features,
             gen_kwargs={"path": str(path.resolve()), "id_kind": id_kind, "sha256": sha256},
-            cache_dir=str(cache_dir) if cache_dir else None,
+            cache_dir=str(cache_folder("datasets", cache_dir)),
         )
     except Exception as exc:  # datasets re-raises generator errors wrapped
         inner = _unwrap_generation_error(exc)

@@ -1,6 +1,7 @@
 """Decoding images in parallel: a torch DataLoader over whole batches of table rows.
 
-Each worker slices raw JPEG/PNG bytes out of the Arrow table (no decoding by `datasets`),
+Each worker reads raw JPEG/PNG bytes of its rows (from the Arrow table, no decoding by
+`datasets`, or from files),
 decodes and resizes them with the model's ``ImageTransform`` and hands back a uint8 array,
 so the main process only copies bytes to the device. A corrupt image does not stop the
 batch: its row is marked bad and the caller decides (fail with the list, or skip).
@@ -58,13 +59,6 @@ class PixelBatch:
         )
 
 
-def raw_image_table(table: Any) -> Any:
-    """The table with undecoded image bytes, and only the columns the workers read."""
-    import datasets
-
-    return table.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
-
-
 def decode_error(data: bytes | None, transform: ImageTransform) -> str | None:
     """Why ``data`` cannot be decoded, or None."""
     if data is None:
@@ -83,8 +77,9 @@ class BatchDecoder:
     ``__len__``, and it pickles for spawned workers.
     """
 
-    def __init__(self, raw_table: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform):
-        self.raw_table = raw_table
+    def __init__(self, rows: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform):
+        # ``rows`` is an ImageRows (muge_eval.encoding.images): raw bytes by position.
+        self.rows = rows
         self.ranges = list(ranges)
         self.transform = transform
 
@@ -96,14 +91,13 @@ class BatchDecoder:
 
         started = time.perf_counter()
         start, stop = self.ranges[index]
-        records = self.raw_table[start:stop]["image"]
+        records = self.rows.raw(start, stop)
         if self.transform.decode != CPU_DECODE:
             return self._split_jpegs(start, records, started)
         r = self.transform.resolution
         pixels = np.zeros((stop - start, r, r, 3), dtype=np.uint8)
         ok = np.zeros(stop - start, dtype=np.bool_)
-        for row, record in enumerate(records):
-            data = record.get("bytes") if isinstance(record, dict) else None
+        for row, data in enumerate(records):
             if data is None:
                 continue
             try:
@@ -113,7 +107,7 @@ class BatchDecoder:
             ok[row] = True
         return PixelBatch(start, pixels, ok, time.perf_counter() - started)
 
-    def _split_jpegs(self, start: int, records: list[Any], started: float) -> PixelBatch:
+    def _split_jpegs(self, start: int, records: list[bytes | None], started: float) -> PixelBatch:
         """JPEGs as raw bytes for the device; the other images decoded here with PIL."""
         import time
 
@@ -122,8 +116,7 @@ class BatchDecoder:
         pixel_rows: list[int] = []
         raw: list[npt.NDArray[np.uint8]] = []
         raw_rows: list[int] = []
-        for row, record in enumerate(records):
-            data = record.get("bytes") if isinstance(record, dict) else None
+        for row, data in enumerate(records):
             if data is None:
                 continue
             if is_jpeg(data):
@@ -161,10 +154,11 @@ def _to_tensor(item: PixelBatch) -> PixelBatch:
 
 
 def iter_pixel_batches(
-    table: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform, num_workers: int, pin: bool = False
+    rows: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform, num_workers: int, pin: bool = False
 ) -> Iterator[PixelBatch]:
-    """Decoded batches of ``ranges``, in order; decoded by ``num_workers`` processes when > 0."""
-    decoder = BatchDecoder(raw_image_table(table), ranges, transform)
+    """Decoded batches of ``ranges`` of ``rows`` (an ImageRows), in order; decoded by
+    ``num_workers`` processes when > 0."""
+    decoder = BatchDecoder(rows, ranges, transform)
     if num_workers <= 0 or len(ranges) <= 1:
         for index in range(len(decoder)):
             yield decoder[index]

@@ -1,7 +1,8 @@
 """On-disk embedding cache, written chunk by chunk so that a killed run resumes.
 
-One directory per key (model fingerprint and protocol, dataset fingerprint, split, kind,
-batch and chunk sizes, the ids encoded). ``manifest.json`` records the key; each finished
+One directory per key (model fingerprint and protocol, the data's identity, the set's kind,
+batch and chunk sizes, the ids encoded), below the cache root's ``embeddings`` folder.
+``manifest.json`` records the key; each finished
 chunk is one ``chunk-00000.npz`` (``embeddings`` float32, ``ok`` bool), written to a
 temporary file and renamed, so a chunk file is either complete or absent. Loaded with
 ``allow_pickle=False``.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +24,6 @@ import numpy.typing as npt
 from muge_eval.io.atomic import atomic_write_bytes, atomic_write_json
 
 CACHE_VERSION = 1
-ENV_VAR = "MUGE_EVAL_EMBEDDING_CACHE"
-
-
-def default_cache_root() -> Path:
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "muge-eval" / "embeddings"
 
 
 def key_digest(key: Mapping[str, Any]) -> str:

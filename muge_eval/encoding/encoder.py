@@ -1,4 +1,6 @@
-"""Embedding a retrieval split: texts and images in chunks, cached on disk, shared by rank.
+"""Embedding sets of texts or images with an embedding adapter: chunked, cached on disk,
+resumable, and shared across ``torchrun`` ranks. Every task type that embeds uses it
+(retrieval, zero-shot classification, the judges of text-to-image and captioning).
 
 Rows are split into chunks of whole batches. Each chunk is encoded by rank
 ``chunk % world_size``, stored in the embedding cache when the model allows it, and
@@ -13,59 +15,55 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
-from muge_eval.distributed import DistContext, all_max, context, gather_rows
-from muge_eval.encoding.cache import Chunk, EmbeddingCache, default_cache_root
-from muge_eval.errors import InputError, Problem, UsageError
+from muge_eval.cache import cache_dir
+from muge_eval.distributed import all_max, context, gather_rows
+from muge_eval.encoding.cache import Chunk, EmbeddingCache
+from muge_eval.encoding.images import ImageRows
+from muge_eval.encoding.plan import ChunkPlan
+from muge_eval.errors import Problem, UsageError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.models.base import ImageBatch, RetrievalAdapter, TextBatch
 from muge_eval.progress import Progress
-from muge_eval.retrieval.data import RetrievalData
-from muge_eval.retrieval.gold import GoldQueries
 from muge_eval.specs import RunConfig
 
 FloatMatrix = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
-class ChunkPlan:
-    """``count`` rows in chunks of ``chunk_rows`` (a multiple of ``batch_size``)."""
+class EncodeSettings:
+    """How to encode: batch and chunk sizes, decoding workers, and the embedding cache."""
 
-    count: int
     batch_size: int
     chunk_rows: int
+    num_workers: int | None = None
+    # The embedding cache folder; None: no cache.
+    cache_dir: Path | None = None
 
-    @classmethod
-    def build(cls, count: int, batch_size: int, chunk_size: int) -> ChunkPlan:
-        batches = max(1, -(-chunk_size // batch_size))
-        return cls(count, batch_size, batches * batch_size)
 
-    def chunks(self) -> list[tuple[int, int]]:
-        return [(s, min(self.count, s + self.chunk_rows)) for s in range(0, self.count, self.chunk_rows)]
-
-    def batches(self, start: int, stop: int) -> list[tuple[int, int]]:
-        return [(s, min(stop, s + self.batch_size)) for s in range(start, stop, self.batch_size)]
-
-    def rows_of_rank(self, ctx: DistContext, rank: int) -> int:
-        return sum(b - a for i, (a, b) in enumerate(self.chunks()) if i % ctx.world_size == rank)
+def settings_for(config: RunConfig) -> EncodeSettings:
+    """A run's encoding settings: its batch size, chunking, workers and cache root."""
+    return EncodeSettings(
+        batch_size=config.batch_size or 64,
+        chunk_rows=config.chunk_rows,
+        num_workers=config.num_workers,
+        cache_dir=cache_dir("embeddings", config.cache_dir) if config.use_embedding_cache else None,
+    )
 
 
 @dataclass(frozen=True)
-class Embeddings:
-    """Rank 0's result: unnormalised embeddings in row order, and which images decoded."""
+class Encoded:
+    """Rank 0's result: unnormalised embeddings in row order, and which rows encoded (an
+    undecodable image's row is zeros and not ok)."""
 
-    texts: FloatMatrix
-    images: FloatMatrix
-    image_ok: npt.NDArray[np.bool_]
-    timings: Mapping[str, float] = field(default_factory=dict)
-    reused_chunks: int = 0
-    encoded_chunks: int = 0
+    embeddings: FloatMatrix
+    ok: npt.NDArray[np.bool_]
 
 
 def check_embeddings(array: Any, rows: int, what: str, dim: int | None) -> FloatMatrix:
@@ -79,82 +77,67 @@ def check_embeddings(array: Any, rows: int, what: str, dim: int | None) -> Float
     return matrix
 
 
-def decode_rows(table: Any, start: int, stop: int, source: str) -> list[Image.Image]:
-    """Images of rows [start, stop); a corrupt image is reported with its TSV line."""
-    try:
-        return list(table[start:stop]["image"])
-    except Exception:  # a corrupt image anywhere in the slice: find which
-        for row in range(start, stop):
-            try:
-                _ = table[row]["image"]
-            except Exception as exc:
-                line = table.select_columns(["line"])[row]["line"] if "line" in table.column_names else row + 1
-                raise InputError(
-                    [Problem(source, f"cannot decode image: {exc}", line, "image")], "corrupt image"
-                ) from exc
-        raise
-
-
-def _ids_digest(ids: Sequence[int]) -> str:
+def ids_digest(ids: Sequence[int | str]) -> str:
     return text_fingerprint(",".join(map(str, ids)))
 
 
-class _Counters:
-    def __init__(self) -> None:
+class Encoder:
+    """Encodes text and image sets with one model on this process's chunks.
+
+    ``identity`` names the data being encoded (dataset fingerprint, split, ...): with the
+    model's fingerprint and protocol, the set's kind, its ids and the chunking it keys the
+    embedding cache.
+    """
+
+    def __init__(
+        self, model: RetrievalAdapter, settings: EncodeSettings, progress: Progress, identity: Mapping[str, Any]
+    ):
+        self.model = model
+        self.settings = settings
+        self.identity = dict(identity)
+        self.ctx = context()
+        self.progress = progress if self.ctx.is_main else Progress(quiet=True)
+        self.batch_size = int(model.batch_size or settings.batch_size)
         self.timings: dict[str, float] = {}
         self.reused = 0
         self.encoded = 0
+        self.transform = model.image_transform()
 
-    def add(self, name: str, seconds: float) -> None:
+    def _add_time(self, name: str, seconds: float) -> None:
         self.timings[name] = self.timings.get(name, 0.0) + seconds
 
-
-class SplitEncoder:
-    """Encodes one split's texts and images with one model on this process's chunks."""
-
-    def __init__(
-        self, model: RetrievalAdapter, data: RetrievalData, gold: GoldQueries, config: RunConfig, progress: Progress
-    ):
-        self.model = model
-        self.data = data
-        self.gold = gold
-        self.config = config
-        self.ctx = context()
-        self.progress = progress if self.ctx.is_main else Progress(quiet=True)
-        self.batch_size = int(getattr(model, "batch_size", None) or config.batch_size)
-        self.counters = _Counters()
-        self.transform = getattr(model, "image_transform", lambda: None)()
-        self.pixel_path = self.transform is not None and callable(getattr(model, "encode_pixels", None))
-
-    # --- cache -------------------------------------------------------------------
-    def _cache(self, kind: str, ids: Sequence[int], plan: ChunkPlan) -> EmbeddingCache | None:
-        if not self.config.use_embedding_cache or not getattr(self.model, "cacheable", False):
+    # --- cache ---------------------------------------------------------------------
+    def _cache(
+        self, kind: str, ids: Sequence[int | str], plan: ChunkPlan, extra: Mapping[str, Any]
+    ) -> EmbeddingCache | None:
+        if self.settings.cache_dir is None or not self.model.cacheable:
             return None
         fingerprint = self.model.fingerprint()
         if fingerprint is None:
             return None
         key = {
+            **self.identity,
+            **extra,
             "kind": kind,
             "model_fingerprint": fingerprint,
             "model_protocol": self.model.protocol(),
-            "dataset_fingerprint": self.data.info.fingerprint,
-            "split": self.data.info.split,
-            "ids": _ids_digest(ids),
+            "ids": ids_digest(ids),
             "count": len(ids),
             "batch_size": plan.batch_size,
             "chunk_rows": plan.chunk_rows,
         }
-        return EmbeddingCache(self.config.embedding_cache or default_cache_root(), key)
+        return EmbeddingCache(self.settings.cache_dir, key)
 
-    # --- encoding ----------------------------------------------------------------
+    # --- the chunk loop ------------------------------------------------------------
     def _run(
         self,
         kind: str,
-        ids: Sequence[int],
+        ids: Sequence[int | str],
         encode_missing: Callable[[ChunkPlan, list[int]], Iterator[tuple[int, Chunk]]],
-    ) -> tuple[FloatMatrix, npt.NDArray[np.bool_]] | None:
-        plan = ChunkPlan.build(len(ids), self.batch_size, self.config.chunk_size)
-        cache = self._cache(kind, ids, plan)
+        extra: Mapping[str, Any] | None = None,
+    ) -> Encoded | None:
+        plan = ChunkPlan.build(len(ids), self.batch_size, self.settings.chunk_rows)
+        cache = self._cache(kind, ids, plan, extra or {})
         chunks = plan.chunks()
         owned = [i for i in range(len(chunks)) if self.ctx.owns(i)]
         done: dict[int, Chunk] = {}
@@ -162,15 +145,15 @@ class SplitEncoder:
             stored = cache.load(index, chunks[index][1] - chunks[index][0]) if cache else None
             if stored is not None:
                 done[index] = stored
-        self.counters.reused += len(done)
+        self.reused += len(done)
         missing = [i for i in owned if i not in done]
         started = time.perf_counter()
         for index, chunk in encode_missing(plan, missing):
             if cache is not None:
                 cache.save(index, chunk)
             done[index] = chunk
-            self.counters.encoded += 1
-        self.counters.add(f"encode_{kind}_s", time.perf_counter() - started)
+            self.encoded += 1
+        self._add_time(f"encode_{kind}_s", time.perf_counter() - started)
         dim = all_max(self.ctx, max((c.embeddings.shape[1] for c in done.values()), default=0))
         if any(c.embeddings.shape[1] != dim for c in done.values()):
             raise UsageError(f"model returned {kind} embeddings of different dimensions across chunks")
@@ -186,44 +169,63 @@ class SplitEncoder:
             ordered.append(parts[rank][offsets[rank] : offsets[rank] + stop - start])
             offsets[rank] += stop - start
         matrix = np.concatenate(ordered) if ordered else np.zeros((0, dim + 1), dtype=np.float32)
-        return np.ascontiguousarray(matrix[:, :dim]), matrix[:, dim] > 0.5
+        return Encoded(np.ascontiguousarray(matrix[:, :dim]), matrix[:, dim] > 0.5)
 
     def _bar(self, plan: ChunkPlan, missing: list[int], desc: str) -> Any:
         chunks = plan.chunks()
         return self.progress.bar(sum(chunks[i][1] - chunks[i][0] for i in missing), desc, "item")
 
-    def _text_chunks(self, plan: ChunkPlan, missing: list[int]) -> Iterator[tuple[int, Chunk]]:
-        ids, chunks = list(self.gold.ids), plan.chunks()
-        dim: int | None = None
-        with self._bar(plan, missing, "encode texts") as bar:
-            for index in missing:
-                parts = []
-                for start, stop in plan.batches(*chunks[index]):
-                    batch = TextBatch(ids[start:stop], [self.gold.texts[i] for i in ids[start:stop]])
-                    part = check_embeddings(self.model.encode_text_batch(batch), stop - start, "text", dim)
-                    dim = part.shape[1]
-                    parts.append(part)
-                    bar.update(stop - start)
-                rows = np.concatenate(parts)
-                yield index, Chunk(rows, np.ones(len(rows), dtype=np.bool_))
+    # --- texts ---------------------------------------------------------------------
+    def texts(
+        self, kind: str, ids: Sequence[int | str], texts: Sequence[str], extra: Mapping[str, Any] | None = None
+    ) -> Encoded | None:
+        """Embeddings of ``texts`` (one per id) on rank 0; None on the other ranks.
+        ``extra`` adds to the cache key what else names this set."""
 
-    def _lazy_image_chunks(self, plan: ChunkPlan, missing: list[int]) -> Iterator[tuple[int, Chunk]]:
-        table, source, chunks = self.data.images, self.data.images_source, plan.chunks()
+        def encode_missing(plan: ChunkPlan, missing: list[int]) -> Iterator[tuple[int, Chunk]]:
+            chunks = plan.chunks()
+            dim: int | None = None
+            with self._bar(plan, missing, f"encode {kind}") as bar:
+                for index in missing:
+                    parts = []
+                    for start, stop in plan.batches(*chunks[index]):
+                        batch = TextBatch(ids[start:stop], list(texts[start:stop]))
+                        part = check_embeddings(self.model.encode_text_batch(batch), stop - start, "text", dim)
+                        dim = part.shape[1]
+                        parts.append(part)
+                        bar.update(stop - start)
+                    rows = np.concatenate(parts)
+                    yield index, Chunk(rows, np.ones(len(rows), dtype=np.bool_))
+
+        return self._run(kind, ids, encode_missing, extra)
+
+    # --- images --------------------------------------------------------------------
+    def images(self, kind: str, rows: ImageRows, extra: Mapping[str, Any] | None = None) -> Encoded | None:
+        """Embeddings of every image row on rank 0 (None on the other ranks); rows that
+        cannot be decoded are zeros and not ``ok`` on the pixel path."""
+        finder = self._pixel_chunks if self.transform is not None else self._lazy_chunks
+        return self._run(kind, list(rows.ids), functools.partial(finder, rows, kind), extra)
+
+    def _lazy_chunks(
+        self, rows: ImageRows, kind: str, plan: ChunkPlan, missing: list[int]
+    ) -> Iterator[tuple[int, Chunk]]:
+        chunks = plan.chunks()
         dim: int | None = None
-        with self._bar(plan, missing, "encode images") as bar:
+        with self._bar(plan, missing, f"encode {kind}") as bar:
             for index in missing:
                 parts = []
                 for start, stop in plan.batches(*chunks[index]):
-                    load = functools.partial(decode_rows, table, start, stop, source)
-                    batch = ImageBatch(self.data.image_ids[start:stop], load)
+                    batch = ImageBatch(rows.ids[start:stop], functools.partial(rows.images, start, stop))
                     part = check_embeddings(self.model.encode_image_batch(batch), stop - start, "image", dim)
                     dim = part.shape[1]
                     parts.append(part)
                     bar.update(stop - start)
-                rows = np.concatenate(parts)
-                yield index, Chunk(rows, np.ones(len(rows), dtype=np.bool_))
+                encoded = np.concatenate(parts)
+                yield index, Chunk(encoded, np.ones(len(encoded), dtype=np.bool_))
 
-    def _pixel_image_chunks(self, plan: ChunkPlan, missing: list[int]) -> Iterator[tuple[int, Chunk]]:
+    def _pixel_chunks(
+        self, rows: ImageRows, kind: str, plan: ChunkPlan, missing: list[int]
+    ) -> Iterator[tuple[int, Chunk]]:
         from muge_eval.data.loader import default_workers, iter_pixel_batches
 
         assert self.transform is not None
@@ -232,24 +234,23 @@ class SplitEncoder:
         owner = {b[0]: i for i in missing for b in plan.batches(*chunks[i])}
         remaining = {i: len(plan.batches(*chunks[i])) for i in missing}
         pending: dict[int, list[tuple[FloatMatrix, npt.NDArray[np.bool_]]]] = {i: [] for i in missing}
-        workers = default_workers() if self.config.num_workers is None else self.config.num_workers
-        pin = str(getattr(self.model, "device", "cpu")).startswith("cuda")
-        encode_pixels: Callable[[Any], Any] = self.model.encode_pixels  # type: ignore[attr-defined]
+        workers = default_workers() if self.settings.num_workers is None else self.settings.num_workers
+        pin = str(self.model.device).startswith("cuda")
         dim: int | None = None
-        with self._bar(plan, missing, "encode images") as bar:
-            for batch in iter_pixel_batches(self.data.images, ranges, self.transform, workers, pin):
+        with self._bar(plan, missing, f"encode {kind}") as bar:
+            for batch in iter_pixel_batches(rows, ranges, self.transform, workers, pin):
                 pixels, ok = self._device_pixels(batch)
                 started = time.perf_counter()
-                rows = len(ok)
-                part = check_embeddings(encode_pixels(pixels), rows, "image", dim)
-                self.counters.add("model_images_s", time.perf_counter() - started)
-                self.counters.add("decode_images_cpu_s", batch.decode_s)
+                count = len(ok)
+                part = check_embeddings(self.model.encode_pixels(pixels), count, "image", dim)
+                self._add_time("model_images_s", time.perf_counter() - started)
+                self._add_time("decode_images_cpu_s", batch.decode_s)
                 dim = part.shape[1]
                 part[~ok] = 0.0
                 index = owner[batch.start]
                 pending[index].append((part, ok))
                 remaining[index] -= 1
-                bar.update(rows)
+                bar.update(count)
                 if remaining[index] == 0:
                     done = pending.pop(index)
                     yield index, Chunk(np.concatenate([p for p, _ in done]), np.concatenate([o for _, o in done]))
@@ -263,38 +264,24 @@ class SplitEncoder:
 
         assert self.transform is not None
         started = time.perf_counter()
-        device = getattr(self.model, "device", "cpu")
-        decoded = decode_on_device(batch, self.transform, device)
-        self.counters.add("decode_images_device_s", time.perf_counter() - started)
+        decoded = decode_on_device(batch, self.transform, self.model.device)
+        self._add_time("decode_images_device_s", time.perf_counter() - started)
         return decoded
 
-    def encode(self) -> Embeddings | None:
-        """Embeddings on rank 0 (None on the other ranks)."""
-        texts = self._run("texts", list(self.gold.ids), self._text_chunks)
-        image_chunks = self._pixel_image_chunks if self.pixel_path else self._lazy_image_chunks
-        images = self._run("images", list(self.data.image_ids), image_chunks)
-        if self.counters.reused:
-            self.progress.message(
-                f"embedding cache: reused {self.counters.reused} chunk(s), encoded {self.counters.encoded}"
-            )
-        if texts is None or images is None:
-            return None
-        return Embeddings(
-            texts[0], images[0], images[1], self.counters.timings, self.counters.reused, self.counters.encoded
-        )
+    def report(self) -> None:
+        """One line about the cache, when it saved work."""
+        if self.reused:
+            self.progress.message(f"embedding cache: reused {self.reused} chunk(s), encoded {self.encoded}")
 
 
-def bad_image_problems(data: RetrievalData, rows: Sequence[int], transform: Any) -> list[Problem]:
-    """One problem per undecodable image row, with its TSV line and the decoder's message."""
-    from muge_eval.data.loader import decode_error, raw_image_table
+def bad_image_problems(rows: ImageRows, bad: Sequence[int], transform: Any) -> list[Problem]:
+    """One problem per undecodable image row, with its line and the decoder's message."""
+    from muge_eval.data.loader import decode_error
 
-    raw = raw_image_table(data.images)
-    lines = data.images["line"] if "line" in data.images.column_names else None
     problems = []
-    for row in rows:
-        record = raw[int(row)]["image"]
-        message = decode_error(record.get("bytes") if isinstance(record, dict) else None, transform)
-        line = int(lines[int(row)]) if lines is not None else int(row) + 1
-        text = f"image {data.image_ids[row]}: {message or 'cannot decode image'}"
-        problems.append(Problem(data.images_source, text, line, "image"))
+    for row in bad:
+        data = rows.raw(int(row), int(row) + 1)[0]
+        message = decode_error(data, transform) if transform is not None else None
+        text = f"image {rows.ids[row]}: {message or 'cannot decode image'}"
+        problems.append(Problem(rows.source, text, rows.line(int(row)), "image"))
     return problems

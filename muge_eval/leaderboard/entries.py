@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from muge_eval.errors import InputError, Problem
-from muge_eval.io.jsonl import iter_json_lines
 from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.checks import board_problems, direction_problems, model_key
-from muge_eval.results import read_results
-from muge_eval.runner import safe_name
+from muge_eval.naming import safe_name
+from muge_eval.plugins import task_type_registry
+from muge_eval.results import read_results, samples_path_of
 
 SAMPLES_SUFFIX = ".samples.jsonl"
 
@@ -42,41 +42,6 @@ def canonical_stem(task: str, model: str) -> str:
     return f"{safe_name(task)[:60]}--{safe_name(model)[:60]}-{digest}"
 
 
-def samples_path_of(document: Mapping[str, Any], results_path: Path) -> Path | None:
-    """The samples file a results file lists, resolved beside it (never outside its folder)."""
-    name = (document.get("files") or {}).get("samples")
-    if not name:
-        return None
-    candidate = (results_path.parent / name).resolve()
-    if candidate.parent != results_path.parent.resolve():
-        raise InputError(
-            [Problem(str(results_path), f"{name!r} must be a file in the same folder", field="files/samples")],
-            "invalid results file",
-        )
-    if not candidate.is_file():
-        raise InputError(
-            [Problem(str(results_path), f"the samples file {name!r} is missing", field="files/samples")],
-            "invalid results file",
-        )
-    return candidate
-
-
-def read_samples(path: Path) -> list[dict[str, Any]]:
-    """Per-item records; every line must be a JSON object."""
-    samples: list[dict[str, Any]] = []
-    problems: list[Problem] = []
-    for line in iter_json_lines(path, "samples file"):
-        if line.error is not None:
-            problems.append(Problem(str(path), line.error, line.number))
-        elif not isinstance(line.value, dict):
-            problems.append(Problem(str(path), "must be a JSON object", line.number))
-        else:
-            samples.append(line.value)
-    if problems:
-        raise InputError(problems, "invalid samples file")
-    return samples
-
-
 def load_entries(board: Board) -> list[Entry]:
     """Every stored results file, each checked against the schema and the board again."""
     entries: list[Entry] = []
@@ -86,7 +51,7 @@ def load_entries(board: Board) -> list[Entry]:
     seen: dict[tuple[str, str], Path] = {}
     for path in paths:
         try:
-            document = read_results(path)
+            document = read_results(path, task_type_registry().names())
             samples = samples_path_of(document, path)
         except InputError as exc:
             problems.extend(exc.problems)

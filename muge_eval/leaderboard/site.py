@@ -20,12 +20,13 @@ from typing import Any
 from muge_eval.errors import UsageError
 from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.checks import is_http_url
-from muge_eval.leaderboard.entries import SAMPLES_SUFFIX, Entry, load_entries, read_samples
+from muge_eval.leaderboard.entries import SAMPLES_SUFFIX, Entry, load_entries
 from muge_eval.leaderboard.exports import overview_csv, overview_json, task_csv, task_json
 from muge_eval.leaderboard.format import format_number, json_text
 from muge_eval.leaderboard.svg import bar_chart
 from muge_eval.leaderboard.tables import Overview, TaskTable, overview
-from muge_eval.runner import safe_name
+from muge_eval.naming import safe_name
+from muge_eval.results import read_samples
 
 SITE_MARKER = ".muge-eval-site"
 

@@ -12,8 +12,9 @@ from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_open, atomic_write_json
 from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.checks import board_problems, direction_problems, model_key
-from muge_eval.leaderboard.entries import SAMPLES_SUFFIX, canonical_stem, load_entries, read_samples, samples_path_of
-from muge_eval.results import read_results, validate_results
+from muge_eval.leaderboard.entries import SAMPLES_SUFFIX, canonical_stem, load_entries
+from muge_eval.plugins import task_type_registry
+from muge_eval.results import read_results, read_samples, samples_path_of, validate_results
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Stored:
 
 def check_submission(path: Path, board: Board, replace: bool) -> tuple[dict[str, Any], Path | None, Path | None]:
     """The checked document, its samples file and the stored file it replaces (if any)."""
-    document = read_results(path)
+    document = read_results(path, task_type_registry().names())
     samples = samples_path_of(document, path)
     problems = board_problems(document, board, str(path))
     if problems:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from muge_eval.leaderboard.board import Board, BoardTask
-from muge_eval.leaderboard.bootstrap import MetricUncertainty, analyse_metric
 from muge_eval.leaderboard.entries import Entry, entries_for
+from muge_eval.metrics.bootstrap import MetricUncertainty, analyse_metric
+from muge_eval.tasktypes.catalog import TaskTypeCatalog
 
 
 @dataclass(frozen=True)
@@ -75,27 +76,37 @@ def _order(entries: Sequence[Entry], metric: str, higher_is_better: bool) -> lis
     return sorted(entries, key=lambda e: (sign * float(e.document["metrics"][metric]), e.model.casefold(), e.stem))
 
 
-def _direction(entries: Sequence[Entry], metric: str) -> tuple[bool, Mapping[str, Any]]:
+def _direction(entries: Sequence[Entry], metric: str, types: TaskTypeCatalog) -> tuple[bool, Mapping[str, Any]]:
+    """Whether higher is better, and the metric's description (its spec, as recorded)."""
     info: Mapping[str, Any] = next(
         (e.document["metric_info"][metric] for e in entries if metric in e.document["metric_info"]), {}
     )
+    if "aggregation" not in info and entries:  # a results file of muge-eval 0.1: ask the task type
+        info = {**info, **types.metric_info(str(entries[0].document["task"]["type"]), metric)}
     return bool(info.get("higher_is_better", True)), info
 
 
 def task_table(
-    board: Board, task: BoardTask, entries: Sequence[Entry], samples: Mapping[str, Sequence[Mapping[str, Any]] | None]
+    board: Board,
+    task: BoardTask,
+    entries: Sequence[Entry],
+    samples: Mapping[str, Sequence[Mapping[str, Any]] | None],
+    types: TaskTypeCatalog | None = None,
 ) -> TaskTable:
     """Rows best first by the task's main metric; every column with intervals and ranks."""
-    higher, _ = _direction(entries, task.main_metric)
+    types = types or TaskTypeCatalog()
+    higher, _ = _direction(entries, task.main_metric, types)
     ordered = _order(entries, task.main_metric, higher)
     task_type = str(ordered[0].document["task"]["type"]) if ordered else ""
     columns: list[Column] = []
     per_column: list[tuple[list[int], MetricUncertainty]] = []
     for metric in task.columns:
-        col_higher, info = _direction(entries, metric)
+        col_higher, info = _direction(entries, metric, types)
         metric_order = [e.stem for e in _order(entries, metric, col_higher)]
         reported = {e.stem: float(e.document["metrics"][metric]) for e in entries}
-        uncertainty = analyse_metric(task_type, metric, metric_order, reported, samples, board.resamples, board.seed)
+        uncertainty = analyse_metric(
+            info, metric_order, reported, samples, board.resamples, board.seed, types.item_key(task_type)
+        )
         ranks = competition_ranks([reported[e.stem] for e in ordered], col_higher)
         per_column.append((ranks, uncertainty))
         columns.append(
@@ -133,7 +144,8 @@ def overview(
     board: Board, entries: Sequence[Entry], samples: Mapping[str, Sequence[Mapping[str, Any]] | None]
 ) -> Overview:
     """One row per model: each task's main metric with its rank there, and the average rank."""
-    tables = tuple(task_table(board, t, entries_for(entries, t.name), samples) for t in board.tasks)
+    types = TaskTypeCatalog()
+    tables = tuple(task_table(board, t, entries_for(entries, t.name), samples, types) for t in board.tasks)
     names: dict[str, str] = {}
     for entry in entries:
         names.setdefault(" ".join(entry.model.split()).casefold(), entry.model)

@@ -1,7 +1,8 @@
 """Compare a run's results with golden results, metric by metric, direction-aware.
 
-Comparing different things (another task, split, dataset or tokenizer, or a partial
-run against a full one) is an error, never a pass.
+Comparing different things (another task, split or dataset, a partial run against a full
+one, or a difference in a protocol key that the task type declares identity-defining, such
+as caption's tokenizer) is an error, never a pass.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ IDENTITY_FIELDS = (
     ("split", ("dataset", "split")),
     ("dataset fingerprint", ("dataset", "fingerprint")),
     ("--limit", ("run_config", "limit")),
+    ("--skip-bad-images", ("run_config", "skip_bad_images")),
 )
 
 
@@ -74,8 +76,15 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
-def identity_mismatches(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
-    """What makes the two runs incomparable: task, split, dataset, partial runs, tokenizer."""
+def _identity_key(key: str, identity_keys: tuple[str, ...]) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in identity_keys)
+
+
+def identity_mismatches(
+    expected: Mapping[str, Any], actual: Mapping[str, Any], identity_keys: tuple[str, ...] = ()
+) -> list[str]:
+    """What makes the two runs incomparable: task, split, dataset, partial runs, and the
+    protocol keys the task type declares (``identity_keys``, dotted prefixes)."""
     problems = []
     for label, path in IDENTITY_FIELDS:
         want, got = _get(expected, path), _get(actual, path)
@@ -84,20 +93,22 @@ def identity_mismatches(expected: Mapping[str, Any], actual: Mapping[str, Any]) 
     want_protocol = dict(_flatten(expected.get("protocol", {})))
     got_protocol = dict(_flatten(actual.get("protocol", {})))
     for key in sorted(set(want_protocol) | set(got_protocol)):
-        if "tokeni" in key.lower() and want_protocol.get(key) != got_protocol.get(key):
+        if _identity_key(key, identity_keys) and want_protocol.get(key) != got_protocol.get(key):
             problems.append(
                 f"protocol {key} differs: expected {want_protocol.get(key)!r}, actual {got_protocol.get(key)!r}"
             )
     return problems
 
 
-def protocol_warnings(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+def protocol_warnings(
+    expected: Mapping[str, Any], actual: Mapping[str, Any], identity_keys: tuple[str, ...] = ()
+) -> list[str]:
     want = dict(_flatten(expected.get("protocol", {})))
     got = dict(_flatten(actual.get("protocol", {})))
     return [
         f"protocol {key} differs: expected {want.get(key)!r}, actual {got.get(key)!r}"
         for key in sorted(set(want) | set(got))
-        if "tokeni" not in key.lower() and want.get(key) != got.get(key)
+        if not _identity_key(key, identity_keys) and want.get(key) != got.get(key)
     ]
 
 
@@ -111,15 +122,20 @@ def _verdict(expected: float, actual: float, tolerance: float, higher_is_better:
 
 
 def compare_results(
-    expected: Mapping[str, Any], actual: Mapping[str, Any], tolerances: Tolerances, two_sided: bool = False
+    expected: Mapping[str, Any],
+    actual: Mapping[str, Any],
+    tolerances: Tolerances,
+    two_sided: bool = False,
+    identity_keys: tuple[str, ...] = (),
 ) -> Comparison:
-    """Every metric of the golden file against the run; a worse value beyond tolerance fails."""
+    """Every metric of the golden file against the run; a worse value beyond tolerance fails.
+    ``identity_keys`` are the task type's incomparable protocol keys."""
     unknown = sorted(set(tolerances.per_metric) - set(expected["metrics"]))
     if unknown:
         raise UsageError(
             f"--tolerance names {', '.join(unknown)}, not metrics of the golden file ({', '.join(expected['metrics'])})"
         )
-    mismatches = identity_mismatches(expected, actual)
+    mismatches = identity_mismatches(expected, actual, identity_keys)
     rows = []
     for name, want in expected["metrics"].items():
         info = expected["metric_info"].get(name, {})
@@ -136,4 +152,4 @@ def compare_results(
         if name not in expected["metrics"]:
             info = actual["metric_info"].get(name, {})
             rows.append(MetricComparison(name, None, float(got), 0.0, bool(info.get("higher_is_better", True)), NEW))
-    return Comparison(tuple(rows), tuple(mismatches), tuple(protocol_warnings(expected, actual)))
+    return Comparison(tuple(rows), tuple(mismatches), tuple(protocol_warnings(expected, actual, identity_keys)))

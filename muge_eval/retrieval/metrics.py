@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 
+from muge_eval.metrics.spec import MetricSpec
+
 Ranking = Sequence[int]
 Relevant = Collection[int]
 
@@ -105,3 +107,52 @@ def mean_over_queries(values: Sequence[float]) -> float:
     if not values:
         raise ValueError("mean over zero queries is undefined")
     return 100.0 * math.fsum(values) / len(values)
+
+
+# --- the specs of the reported metrics ----------------------------------------------------
+BASE_METRICS = ("r1", "r5", "r10", "mean_recall", "map10", "ndcg10")
+# Reported names carry a prefix per ranking direction (MUGE's own direction has none).
+DIRECTION_PREFIX = {"text_to_image": "", "image_to_text": "i2t_"}
+_DESCRIPTIONS = {
+    "r1": "share of queries with a relevant item at rank 1 (%)",
+    "r5": "share of queries with a relevant item in the top 5 (%)",
+    "r10": "share of queries with a relevant item in the top 10 (%)",
+    "mean_recall": "(R@1 + R@5 + R@10) / 3, the MUGE main metric (%)",
+    "map10": "mean average precision at 10 (%)",
+    "ndcg10": "binary-gain nDCG at 10 (%)",
+}
+# The per-query fields of the samples whose mean (x 100) is each metric.
+ITEM_FIELDS = {
+    "r1": ("hit1",),
+    "r5": ("hit5",),
+    "r10": ("hit10",),
+    "mean_recall": ("hit1", "hit5", "hit10"),
+    "map10": ("ap10",),
+    "ndcg10": ("ndcg10",),
+}
+
+
+def metric_key(direction: str, name: str) -> str:
+    """The reported name of base metric ``name`` for ``direction``."""
+    return DIRECTION_PREFIX[direction] + name
+
+
+def retrieval_metric_specs() -> tuple[MetricSpec, ...]:
+    """Every reported retrieval metric, in both directions."""
+    specs = []
+    for direction, prefix in DIRECTION_PREFIX.items():
+        where = "" if not prefix else " (image to text)"
+        for name in BASE_METRICS:
+            specs.append(
+                MetricSpec(
+                    name=prefix + name,
+                    description=_DESCRIPTIONS[name] + where,
+                    higher_is_better=True,
+                    unit="percent",
+                    aggregation="mean",
+                    item_fields=ITEM_FIELDS[name],
+                    scale=100.0,
+                    item_filter=(("direction", direction),),
+                )
+            )
+    return tuple(specs)

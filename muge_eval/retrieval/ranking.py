@@ -122,19 +122,24 @@ def available_backend() -> str:
     return "faiss"
 
 
-def choose_backend(requested: str, model: object = None) -> tuple[str, str]:
+def choose_backend(requested: str, topk_device: str = "cpu") -> tuple[str, str]:
     """(backend, device): ``auto`` is torch on the model's GPU when it has one, else faiss
-    when installed, else numpy."""
-    device = str(getattr(model, "topk_device", "cpu"))
+    when installed, else numpy. A backend asked for by name must be installed."""
+    from muge_eval.errors import UsageError
+
     if requested == "auto":
-        if device.startswith("cuda"):
-            return "torch", device
+        if topk_device.startswith("cuda"):
+            return "torch", topk_device
         return available_backend(), "cpu"
     if requested not in BACKENDS:
-        from muge_eval.errors import UsageError
-
         raise UsageError(f"unknown top-k backend {requested!r} (known: auto, {', '.join(BACKENDS)})")
-    return requested, device if requested == "torch" else "cpu"
+    extra = {"faiss": ("faiss", "faiss"), "torch": ("torch", "torch")}.get(requested)
+    if extra is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(extra[0]) is None:
+            raise UsageError(f"backend={requested} needs {extra[0]}: pip install 'muge-eval[{extra[1]}]'")
+    return requested, topk_device if requested == "torch" else "cpu"
 
 
 def exact_topk(

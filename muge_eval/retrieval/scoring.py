@@ -63,24 +63,3 @@ def score_rankings(gold: GoldQueries, submission: RetrievalSubmission) -> Retrie
     metrics["map10"] = ap_total / n * 100
     metrics["ndcg10"] = ndcg_total / n * 100
     return RetrievalScore(metrics, tuple(samples))
-
-
-def tianchi_success(metrics: Mapping[str, float]) -> dict[str, Any]:
-    """The official scorer's output object for a scored submission."""
-    score = metrics["mean_recall"]
-    return {
-        "success": True,
-        "score": score,
-        "scoreJson": {
-            "score": score,
-            "mean_recall": score,
-            "r1": metrics["r1"],
-            "r5": metrics["r5"],
-            "r10": metrics["r10"],
-        },
-    }
-
-
-def tianchi_failure(message: str) -> dict[str, Any]:
-    """The official scorer's output object for a refused submission."""
-    return {"errorDetail": message, "errorMsg": message, "score": 0, "scoreJson": {}, "success": False}

@@ -8,12 +8,14 @@ that appears twice (naming both lines) instead of letting the later line win.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from muge_eval.errors import ProblemList
+from muge_eval.io.atomic import atomic_write_lines
 from muge_eval.io.jsonl import is_json_int, iter_json_lines
 from muge_eval.retrieval.gold import GoldQueries
 from muge_eval.retrieval.schema import TOP_K, DirectionFields
@@ -97,3 +99,22 @@ def read_submission(path: Path, gold: GoldQueries, fields: DirectionFields) -> R
     gold_ids = set(gold.ids)
     ignored = sum(1 for q in first_line if q not in gold_ids)
     return RetrievalSubmission(str(path), fields.direction, rankings, ignored)
+
+
+def prediction_file_name(direction: str) -> str:
+    """The file a run writes one direction's rankings to."""
+    return "predictions.jsonl" if direction == "text_to_image" else f"predictions_{direction}.jsonl"
+
+
+def write_rankings_jsonl(
+    rankings: Mapping[int, Sequence[int]], fields: DirectionFields, spelling: int
+) -> Callable[[Path], None]:
+    """A PredictionFile writer: one official submission line per query, in the layout's
+    spelling of the keys (0: MUGE's query_id/item_ids, 1: Chinese-CLIP's)."""
+    id_key = fields.query_keys[min(spelling, len(fields.query_keys) - 1)]
+    list_key = fields.list_keys[min(spelling, len(fields.list_keys) - 1)]
+
+    def write(path: Path) -> None:
+        atomic_write_lines(path, lambda: (json.dumps({id_key: q, list_key: list(ids)}) for q, ids in rankings.items()))
+
+    return write

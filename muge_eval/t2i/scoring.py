@@ -6,29 +6,48 @@ that says where to get the file, and the judge metrics still run.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
-from muge_eval.errors import UsageError
+from muge_eval.cache import cache_dir
+from muge_eval.encoding.encoder import Encoder, EncodeSettings, bad_image_problems
+from muge_eval.encoding.images import ReaderImageRows
+from muge_eval.errors import InputError
 from muge_eval.fingerprint import text_fingerprint
+from muge_eval.io.image_tsv import open_image
+from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
+from muge_eval.models.factory import ModelRequest, build_adapter
 from muge_eval.progress import Progress
 from muge_eval.t2i.agreement import R_PRECISION_CANDIDATES, R_PRECISION_SEED, clip_scores, r_precision
 from muge_eval.t2i.fid import GaussianStats, feature_statistics, fid_from_features, load_stats, save_stats
 from muge_eval.t2i.gold import T2IGold, iter_real_images
 from muge_eval.t2i.inception import RESIZE_MODES, RESOLUTION, InceptionExtractor, chunked
 from muge_eval.t2i.inception_score import IS_SHUFFLE_SEED, IS_SPLITS, inception_score
-from muge_eval.t2i.weights import check_weights, find_weights, missing_weights_message, muge_cache_root
+from muge_eval.t2i.weights import check_weights, find_weights, missing_weights_message
 
-# Reads the generated images of the given ids, in that order.
-ImageSource = Callable[[Sequence[str]], Iterator[tuple[str, Image.Image]]]
+if TYPE_CHECKING:
+    from muge_eval.plugins import Registries
+
+
+@dataclass(frozen=True)
+class GeneratedImages:
+    """The images being scored, read by img_id: a submission's or a generator's."""
+
+    read: Callable[[str], bytes]
+    # Names the image set (for the judge's embedding cache).
+    fingerprint: str
+    source: str
+
+    def iter_images(self, ids: Sequence[str]) -> Iterator[tuple[str, Image.Image]]:
+        """(id, decoded image) in the order of ``ids``."""
+        for image_id in ids:
+            yield image_id, open_image(self.read(image_id), f"{self.source} (img_id {image_id})")
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,11 @@ class ScoringSettings:
     stats_dir: Path | None = None
     batch_size: int = 32
     seed: int = 1234
+    # The cache root (muge_eval.cache); the judge's embeddings go below it unless off.
+    cache_root: Path | None = None
+    use_embedding_cache: bool = True
+    num_workers: int | None = None
+    chunk_rows: int = 2048
 
 
 @dataclass
@@ -53,9 +77,9 @@ class ScoreParts:
     per_item: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _batched_images(source: ImageSource, ids: Sequence[str], size: int) -> Iterator[list[Image.Image]]:
+def _batched_images(source: GeneratedImages, ids: Sequence[str], size: int) -> Iterator[list[Image.Image]]:
     for start in range(0, len(ids), size):
-        yield [image for _, image in source(ids[start : start + size])]
+        yield [image for _, image in source.iter_images(ids[start : start + size])]
 
 
 def real_statistics(
@@ -65,7 +89,7 @@ def real_statistics(
     seen before. Returns (stats, whether they came from the cache)."""
     assert gold.real_images is not None
     key = text_fingerprint(gold.fingerprint, extractor.weights.sha256, extractor.resize, str(RESOLUTION))
-    directory = settings.stats_dir or muge_cache_root() / "fid-stats"
+    directory = settings.stats_dir or cache_dir("fid-stats", settings.cache_root)
     path = directory / f"{key.split(':')[1][:32]}.npz"
     if path.is_file():
         return load_stats(path), True
@@ -77,10 +101,8 @@ def real_statistics(
 
 
 def inception_metrics(
-    gold: T2IGold, source: ImageSource, settings: ScoringSettings, progress: Progress, parts: ScoreParts
+    gold: T2IGold, source: GeneratedImages, settings: ScoringSettings, progress: Progress, parts: ScoreParts
 ) -> None:
-    if settings.resize not in RESIZE_MODES:
-        raise UsageError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {settings.resize!r}")
     path = find_weights(settings.inception_weights)
     if path is None:
         parts.notes.append(missing_weights_message())
@@ -136,50 +158,55 @@ def inception_metrics(
     }
 
 
-def _load_images(source: ImageSource, ids: Sequence[str]) -> list[Image.Image]:
-    return [image for _, image in source(ids)]
-
-
-def _embeddings(array: Any, rows: int, what: str) -> npt.NDArray[np.float32]:
-    matrix = np.asarray(array, dtype=np.float32)
-    if matrix.ndim != 2 or matrix.shape[0] != rows or not np.isfinite(matrix).all():
-        raise UsageError(f"judge returned bad {what} embeddings of shape {matrix.shape} (expected {rows} finite rows)")
-    return matrix
-
-
 def judge_metrics(
-    gold: T2IGold, source: ImageSource, settings: ScoringSettings, progress: Progress, parts: ScoreParts
+    gold: T2IGold,
+    source: GeneratedImages,
+    settings: ScoringSettings,
+    progress: Progress,
+    parts: ScoreParts,
+    registries: Registries,
 ) -> None:
+    """CLIP score and R-precision judged by a retrieval model, encoded by the shared encoder
+    (batches, decoding workers, embedding cache, torchrun shards)."""
     if not settings.judge:
         parts.notes.append("clip_score and r_precision need a retrieval model: pass --judge MODEL")
         return
-    from muge_eval.models.base import RETRIEVAL, ImageBatch, RetrievalAdapter, TextBatch
-    from muge_eval.plugins import build_registries
-    from muge_eval.runner import ModelRequest, build_model
-
-    judge, record = build_model(
-        build_registries(), ModelRequest(settings.judge, dict(settings.judge_args)), settings.seed, RETRIEVAL
+    judge, record = build_adapter(
+        registries,
+        ModelRequest(settings.judge, dict(settings.judge_args)),
+        RETRIEVAL,
+        (RetrievalAdapter,),
+        {"seed": settings.seed},
+        role="judge",
     )
-    if not isinstance(judge, RetrievalAdapter):
-        raise UsageError(f"judge {settings.judge!r} does not implement the retrieval protocol")
+    assert isinstance(judge, RetrievalAdapter)
     started = time.perf_counter()
     ids = list(gold.ids)
-    text_parts, image_parts = [], []
-    for start in progress.iterate(range(0, len(ids), settings.batch_size), None, "judge: descriptions", "batch"):
-        chunk = ids[start : start + settings.batch_size]
-        batch = TextBatch(chunk, [gold.texts[i] for i in chunk])
-        text_parts.append(_embeddings(judge.encode_text_batch(batch), len(chunk), "text"))
-    for start in progress.iterate(range(0, len(ids), settings.batch_size), None, "judge: images", "batch"):
-        chunk = ids[start : start + settings.batch_size]
-        lazy = ImageBatch(chunk, functools.partial(_load_images, source, chunk))  # decoded only if asked
-        image_parts.append(_embeddings(judge.encode_image_batch(lazy), len(chunk), "image"))
-    texts, images_emb = np.concatenate(text_parts), np.concatenate(image_parts)
-    if texts.shape[1] != images_emb.shape[1]:
-        raise UsageError(
-            f"judge text and image embeddings differ in dimension: {texts.shape[1]} vs {images_emb.shape[1]}"
+    encode = EncodeSettings(
+        settings.batch_size,
+        settings.chunk_rows,
+        settings.num_workers,
+        cache_dir("embeddings", settings.cache_root) if settings.use_embedding_cache else None,
+    )
+    encoder = Encoder(judge, encode, progress, {"dataset_fingerprint": gold.fingerprint})
+    texts = encoder.texts("t2i-descriptions", ids, [gold.texts[i] for i in ids])
+    rows = ReaderImageRows(ids, source.read, source.source)
+    images = encoder.images("t2i-images", rows, {"images_fingerprint": source.fingerprint})
+    if texts is None or images is None:  # a worker rank: rank 0 scores
+        return
+    if not images.ok.all():
+        bad = [int(r) for r in np.nonzero(~images.ok)[0]]
+        raise InputError(bad_image_problems(rows, bad, judge.image_transform()), "the judge cannot read these images")
+    if texts.embeddings.shape[1] != images.embeddings.shape[1]:
+        raise InputError(
+            [],
+            f"judge text and image embeddings differ in dimension: "
+            f"{texts.embeddings.shape[1]} vs {images.embeddings.shape[1]}",
         )
-    scores = clip_scores(texts, images_emb)
-    rp = r_precision(texts, images_emb, [gold.texts[i] for i in ids], R_PRECISION_CANDIDATES, R_PRECISION_SEED)
+    scores = clip_scores(texts.embeddings, images.embeddings)
+    rp = r_precision(
+        texts.embeddings, images.embeddings, [gold.texts[i] for i in ids], R_PRECISION_CANDIDATES, R_PRECISION_SEED
+    )
     parts.metrics["clip_score"] = float(scores.mean())
     parts.metrics["r_precision"] = rp.value
     parts.timings["judge_s"] = time.perf_counter() - started
@@ -199,8 +226,10 @@ def judge_metrics(
         )
 
 
-def score_images(gold: T2IGold, source: ImageSource, settings: ScoringSettings, progress: Progress) -> ScoreParts:
+def score_images(
+    gold: T2IGold, source: GeneratedImages, settings: ScoringSettings, progress: Progress, registries: Registries
+) -> ScoreParts:
     parts = ScoreParts()
     inception_metrics(gold, source, settings, progress, parts)
-    judge_metrics(gold, source, settings, progress, parts)
+    judge_metrics(gold, source, settings, progress, parts, registries)
     return parts

@@ -2,46 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from PIL import Image
 
+from muge_eval.cache import cache_dir
+from muge_eval.cards import describe_local_source
 from muge_eval.errors import UsageError
+from muge_eval.fingerprint import directory_fingerprint, files_fingerprint, text_fingerprint
 from muge_eval.io.atomic import atomic_open
-from muge_eval.io.image_tsv import encode_base64, open_image
-from muge_eval.models.args import FALSE_WORDS, TRUE_WORDS, parse_key_values
-from muge_eval.models.base import GENERATION, ModelAdapter
+from muge_eval.io.image_tsv import encode_base64
+from muge_eval.metrics.spec import MetricSpec
+from muge_eval.models.args import parse_key_values
+from muge_eval.models.base import GENERATION
 from muge_eval.progress import Progress
-from muge_eval.specs import DatasetInfo, MetricInfo, PredictionFile, RunConfig, TaskOutcome
+from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome
 from muge_eval.t2i.adapters.base import GeneratorAdapter, item_seed
 from muge_eval.t2i.adapters.predictions import PredictionsGenerator
 from muge_eval.t2i.cache import GenerationStore
 from muge_eval.t2i.gold import T2IGold, description_file, load_gold, real_images_beside
-from muge_eval.t2i.scoring import ImageSource, ScoringSettings, score_images
+from muge_eval.t2i.inception import RESIZE_MODES
+from muge_eval.t2i.metrics import t2i_metric_specs
+from muge_eval.t2i.scoring import GeneratedImages, ScoringSettings, score_images
 from muge_eval.t2i.submission import T2ISubmission, parse_image_size, read_submission
-from muge_eval.t2i.weights import muge_cache_root
-from muge_eval.tasktypes.base import TaskType
+from muge_eval.tasktypes.base import SubmissionFormat, TaskType
+from muge_eval.tasktypes.options import TaskOption, as_bool, as_path, as_str, one_of
 
 PREDICTIONS_FILE = "predictions.tsv"
-METRICS = {
-    "fid": MetricInfo(False, "score", "Fréchet Inception Distance to the real images (lower is better)"),
-    "is_mean": MetricInfo(True, "score", "Inception Score, mean over 10 splits"),
-    "is_std": MetricInfo(False, "score", "Inception Score, standard deviation over 10 splits"),
-    "clip_score": MetricInfo(True, "score", "100 x max(cosine, 0) between description and image, judged"),
-    "r_precision": MetricInfo(True, "percent", "own description ranked first among 100, judged"),
-}
-
-
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text in TRUE_WORDS | FALSE_WORDS:
-        return text in TRUE_WORDS
-    raise UsageError(f"{name} must be true or false, got {value!r}")
 
 
 def write_submission_tsv(ids: Sequence[str], read_png: Any) -> Any:
@@ -55,70 +46,117 @@ def write_submission_tsv(ids: Sequence[str], read_png: Any) -> Any:
     return write
 
 
+def _image_size(value: Any) -> tuple[int, int] | None:
+    try:
+        return parse_image_size(value)
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def submission_images(submission: T2ISubmission) -> GeneratedImages:
+    """A checked submission's images, read by img_id."""
+    path = submission.path
+    fingerprint = directory_fingerprint(path, ("*.png",)) if path.is_dir() else files_fingerprint([path])
+    return GeneratedImages(submission.raw_bytes, fingerprint, str(path))
+
+
 class T2ITask(TaskType):
-    type_name = "t2i"
+    name = "t2i"
+    summary = "text-to-image: FID, IS (FID Inception), CLIP score and R-precision (judged by a retrieval model)"
     capability = GENERATION
-    accepted_options: ClassVar[Mapping[str, str]] = {
-        "inception_weights": "path of pt_inception-2015-12-05-6726825d.pth (FID Inception weights)",
-        "allow_nonstandard_weights": "true to compute FID/IS with weights that are not the published file",
-        "resize": "Inception preprocessing: pytorch-fid (default) or pil-bicubic",
-        "device": "device for the Inception network: auto, cpu, cuda",
-        "judge": "retrieval model for clip_score and r_precision (any `muge-eval models` retrieval adapter)",
-        "judge_args": "the judge's arguments, k=v,k2=v2",
-        "image_size": "expected submission image size: N, WxH or any",
-        "real_images": "real image TSV when it is not beside the descriptions",
-        "stats_dir": "directory of cached real-image FID statistics (npz)",
-        "generation_dir": "directory of generated images (resumable cache)",
-    }
+    adapter_protocols = (GeneratorAdapter,)
+    data_formats = ("muge-t2i",)
+    directions = ("text_to_image",)
+    options: ClassVar[tuple[TaskOption, ...]] = (
+        TaskOption(
+            "inception_weights",
+            "path of pt_inception-2015-12-05-6726825d.pth (FID Inception weights)",
+            as_str,
+            flag="--inception-weights",
+        ),
+        TaskOption(
+            "allow_nonstandard_weights",
+            "true to compute FID/IS with weights that are not the published file",
+            as_bool,
+            False,
+        ),
+        TaskOption(
+            "resize",
+            "Inception preprocessing: pytorch-fid (default) or pil-bicubic",
+            one_of(*RESIZE_MODES),
+            "pytorch-fid",
+        ),
+        TaskOption(
+            "device", "device for the Inception network: auto, cpu, cuda (default: the run's --device)", as_str, "auto"
+        ),
+        TaskOption(
+            "judge",
+            "retrieval model for clip_score and r_precision (any `muge-eval models` retrieval adapter)",
+            as_str,
+            flag="--judge",
+        ),
+        TaskOption("judge_args", "the judge's arguments, k=v,k2=v2", as_str, "", flag="--judge-args"),
+        TaskOption(
+            "image_size", "expected submission image size: N, WxH or any", _image_size, None, flag="--image-size"
+        ),
+        TaskOption("real_images", "real image TSV when it is not beside the descriptions", as_path),
+        TaskOption("stats_dir", "directory of cached real-image FID statistics (npz)", as_path),
+        TaskOption("generation_dir", "directory of generated images (resumable cache)", as_path),
+    )
+    run_features = frozenset({"decode_workers", "embedding_cache"})
+    submission_formats = (
+        SubmissionFormat("muge-t2i-tsv", PREDICTIONS_FILE, "img_id<TAB>base64 PNG per description"),
+        SubmissionFormat("png-dir", "<dir>/<img_id>.png", "a directory of one PNG per description"),
+    )
+    identity_protocol_keys = ("inception.resize", "inception.resolution", "inception.weights_sha256")
+    item_key = "img_id"
 
-    # --- settings -------------------------------------------------------------
-    def _option(self, name: str, default: Any = None) -> Any:
-        if name in self.options:
-            return self.options[name]
-        return self.card.options.get(name, default)
+    @classmethod
+    def metric_specs(cls) -> tuple[MetricSpec, ...]:
+        return t2i_metric_specs()
 
-    def settings(self, batch_size: int = 32, seed: int = 1234, cache_dir: Path | None = None) -> ScoringSettings:
-        stats_dir = self._option("stats_dir")
+    # --- settings -------------------------------------------------------------------
+    def scoring_settings(self, config: RunConfig | None = None) -> ScoringSettings:
+        judge_args = parse_key_values(self.settings["judge_args"], "--judge-args")
+        stats_dir = self.settings["stats_dir"]
         return ScoringSettings(
-            inception_weights=self._option("inception_weights"),
-            allow_nonstandard_weights=_bool(
-                self._option("allow_nonstandard_weights", False), "allow_nonstandard_weights"
-            ),
-            resize=str(self._option("resize", "pytorch-fid")),
-            device=str(self._option("device", "auto")),
-            judge=self._option("judge"),
-            judge_args=parse_key_values(self._option("judge_args"), "--judge-args"),
-            stats_dir=Path(stats_dir).expanduser() if stats_dir else (cache_dir / "fid-stats" if cache_dir else None),
-            batch_size=batch_size,
-            seed=seed,
+            inception_weights=self.settings["inception_weights"],
+            allow_nonstandard_weights=self.settings["allow_nonstandard_weights"],
+            resize=self.settings["resize"],
+            device=self.settings["device"],
+            judge=self.settings["judge"],
+            judge_args=judge_args,
+            stats_dir=stats_dir,
+            batch_size=(config.batch_size or 32) if config else 32,
+            seed=config.seed if config else 1234,
+            cache_root=config.cache_dir if config else None,
+            use_embedding_cache=config.use_embedding_cache if config else True,
+            num_workers=config.num_workers if config else None,
+            chunk_rows=config.chunk_rows if config else 2048,
         )
 
     def _gold_for(self, split: str, data_dir: Path | None, gold_path: Path | None) -> T2IGold:
         self.check_split(split)
         if gold_path is None:
-            directory = self.data_dir(data_dir)
-            if directory is None:
-                raise UsageError(f"task {self.card.name!r} has no bundled data: pass --gold or --data-dir")
-            gold_path = description_file(directory, split)
-        real = self._option("real_images")
-        real_path = Path(real).expanduser() if real else real_images_beside(gold_path)
-        return load_gold(gold_path, real_path)
+            gold_path = description_file(self.require_data_dir(data_dir), split)
+        real = self.settings["real_images"]
+        return load_gold(gold_path, real if real else real_images_beside(gold_path))
 
-    # --- scoring a submission -------------------------------------------------
+    # --- scoring a submission -------------------------------------------------------
     def load_gold(self, split: str, data_dir: Path | None, gold_path: Path | None, direction: str | None) -> T2IGold:
         return self._gold_for(split, data_dir, gold_path)
 
     def read_submission(self, gold: T2IGold, path: Path, direction: str | None) -> T2ISubmission:
-        return read_submission(path, gold.ids, parse_image_size(self._option("image_size", "any")))
+        return read_submission(path, gold.ids, self.settings["image_size"])
 
     def _outcome(
-        self, gold: T2IGold, source: ImageSource, settings: ScoringSettings, progress: Progress, split: str
+        self, gold: T2IGold, source: GeneratedImages, settings: ScoringSettings, progress: Progress, split: str
     ) -> TaskOutcome:
         started = time.perf_counter()
-        parts = score_images(gold, source, settings, progress)
+        parts = score_images(gold, source, settings, progress, self.registries)
         samples = tuple({"img_id": i, "description": gold.texts[i], **parts.per_item.get(i, {})} for i in gold.ids)
         info = DatasetInfo(
-            source=f"local:{Path(gold.file).parent}",
+            source=describe_local_source(Path(gold.file).parent),
             format=self.card.data.format,
             split=split,
             fingerprint=gold.fingerprint,
@@ -128,23 +166,23 @@ class T2ITask(TaskType):
         return TaskOutcome(
             dataset=info,
             metrics=parts.metrics,
-            metric_info=METRICS,
-            main_metric=self.card.main_metric,
             protocol=parts.protocol,
             samples=samples if parts.per_item else (),
             timings={**parts.timings, "score_s": time.perf_counter() - started},
             notes=tuple(parts.notes),
         )
 
-    def score(self, gold: T2IGold, submission: T2ISubmission) -> TaskOutcome:
-        return self._outcome(gold, submission.iter_images, self.settings(), Progress(quiet=True), "")
+    def _score(self, gold: T2IGold, submission: T2ISubmission) -> TaskOutcome:
+        return self._outcome(gold, submission_images(submission), self.scoring_settings(), Progress(quiet=True), "")
 
-    # --- evaluating a generator ------------------------------------------------
+    # --- evaluating a generator -----------------------------------------------------
+    def check_ready(self, config: RunConfig) -> None:
+        super().check_ready(config)
+        description_file(self.require_data_dir(config.data_dir), config.split)
+
     def _store(self, model: GeneratorAdapter, config: RunConfig) -> GenerationStore:
-        configured = self._option("generation_dir")
-        root = (
-            Path(configured).expanduser() if configured else (config.cache_dir or muge_cache_root()) / "t2i-generations"
-        )
+        configured = self.settings["generation_dir"]
+        root = configured or cache_dir("t2i-generations", config.cache_dir)
         model_key = model.fingerprint() or f"{type(model).__module__}.{type(model).__qualname__}"
         return GenerationStore(root, model_key, model.protocol())
 
@@ -154,9 +192,10 @@ class T2ITask(TaskType):
         store = self._store(model, config)
         seeds = {i: item_seed(config.seed, i) for i in gold.ids}
         todo = [i for i in gold.ids if not store.has(gold.texts[i], seeds[i])]
+        batch_size = config.batch_size or 32
         bar = progress.bar(len(todo), "generate", "image")
-        for start in range(0, len(todo), config.batch_size):
-            chunk = todo[start : start + config.batch_size]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
             prompts = [gold.texts[i] for i in chunk]
             images = model.generate_items(chunk, prompts, [seeds[i] for i in chunk])
             if len(images) != len(chunk) or not all(isinstance(im, Image.Image) for im in images):
@@ -169,7 +208,7 @@ class T2ITask(TaskType):
 
     def _size_notes(self, paths: Sequence[Path]) -> list[str]:
         """A note when generated sizes differ from the size the card's submissions expect."""
-        expected = parse_image_size(self._option("image_size", "any"))
+        expected = self.settings["image_size"]
         if expected is None:
             return []
         sizes: dict[tuple[int, int], int] = {}
@@ -182,23 +221,16 @@ class T2ITask(TaskType):
         listed = ", ".join(f"{n} at {w}x{h}" for (w, h), n in sorted(other.items()))
         return [f"generated images are not {expected[0]}x{expected[1]} ({listed}): validate will flag the submission"]
 
-    def evaluate(self, model: ModelAdapter, config: RunConfig, progress: Progress) -> TaskOutcome:
-        if not isinstance(model, GeneratorAdapter):
-            raise UsageError(f"{type(model).__name__} does not implement the generator protocol")
-        self.check_split(config.split)
+    def _evaluate(self, model: Any, config: RunConfig, progress: Progress) -> TaskOutcome:
+        assert isinstance(model, GeneratorAdapter)
         started = time.perf_counter()
         gold = self._gold_for(config.split, config.data_dir, None).limited(config.limit)
-        settings = self.settings(config.batch_size, config.seed, config.cache_dir)
+        settings = self.scoring_settings(config)
         timings = {"load_s": time.perf_counter() - started}
         notes: list[str] = []
         if isinstance(model, PredictionsGenerator):
-            model.attach(gold.ids)
-            submission = model._submission
-            assert submission is not None
-            source: ImageSource = submission.iter_images
-
-            read_png = submission.raw_bytes
-
+            submission = model.attach(gold.ids)
+            source = submission_images(submission)
         else:
             started = time.perf_counter()
             store, seeds, reused = self._generate(model, gold, config, progress)
@@ -210,19 +242,14 @@ class T2ITask(TaskType):
             def read_png(image_id: str) -> bytes:
                 return store.path(gold.texts[image_id], seeds[image_id]).read_bytes()
 
-            def source(ids: Sequence[str]) -> Iterator[tuple[str, Image.Image]]:
-                for image_id in ids:
-                    path = store.path(gold.texts[image_id], seeds[image_id])
-                    yield image_id, open_image(path.read_bytes(), str(path))
-
+            keys = [store.key(gold.texts[i], seeds[i]) for i in gold.ids]
+            source = GeneratedImages(read_png, text_fingerprint(json.dumps(keys)), str(store.root))
         outcome = self._outcome(gold, source, settings, progress, config.split)
         protocol = {**outcome.protocol, "seeds": "per item: sha256(run seed, img_id), first 31 bits"}
-        prediction = PredictionFile(PREDICTIONS_FILE, "text_to_image", write_submission_tsv(gold.ids, read_png))
+        prediction = PredictionFile(PREDICTIONS_FILE, "text_to_image", write_submission_tsv(gold.ids, source.read))
         return TaskOutcome(
             dataset=outcome.dataset,
             metrics=outcome.metrics,
-            metric_info=outcome.metric_info,
-            main_metric=outcome.main_metric,
             protocol=protocol,
             samples=outcome.samples,
             predictions=(prediction,),

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from muge_eval.cache import cache_dir
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import file_sha256
 
@@ -20,7 +21,6 @@ WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_SHA256_PREFIX = "6726825d"
 WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + WEIGHTS_FILE
 ENV_WEIGHTS = "MUGE_EVAL_INCEPTION_WEIGHTS"
-ENV_CACHE = "MUGE_EVAL_CACHE"
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,9 @@ class InceptionWeights:
         return self.sha256.startswith(WEIGHTS_SHA256_PREFIX)
 
 
-def muge_cache_root() -> Path:
-    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "muge-eval").expanduser()
-
-
 def candidate_paths() -> list[Path]:
     torch_home = Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch").expanduser()
-    return [muge_cache_root() / "weights" / WEIGHTS_FILE, torch_home / "hub" / "checkpoints" / WEIGHTS_FILE]
+    return [cache_dir("weights") / WEIGHTS_FILE, torch_home / "hub" / "checkpoints" / WEIGHTS_FILE]
 
 
 def missing_weights_message() -> str:

@@ -19,6 +19,8 @@ from muge_eval.models.base import CAPTION, ModelAdapter
 
 class CaptionAdapter(ModelAdapter):
     capabilities: ClassVar[frozenset[str]] = frozenset({CAPTION})
+    required_methods = ("caption",)
+    optional_hooks = (*ModelAdapter.optional_hooks, "generation_settings", "cache_identity")
 
     @abstractmethod
     def caption(self, images: list[Image.Image]) -> list[str]:
@@ -41,6 +43,7 @@ class ReferenceBaseline(ModelAdapter):
     the task hands it each image's references and scores its pick against the rest."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset({CAPTION})
+    required_methods = ("hold_out",)
 
     @abstractmethod
     def hold_out(self, image_id: str, references: Sequence[str]) -> tuple[str, tuple[str, ...]]:

@@ -21,6 +21,8 @@ class GeneratorAdapter(ModelAdapter):
     """Draws one image per prompt; ``seeds[i]`` seeds ``prompts[i]``."""
 
     capabilities = frozenset({GENERATION})
+    required_methods = ("generate",)
+    optional_hooks = (*ModelAdapter.optional_hooks, "generate_items")
 
     @abstractmethod
     def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:

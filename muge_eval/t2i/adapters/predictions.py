@@ -29,9 +29,10 @@ class PredictionsGenerator(GeneratorAdapter):
     def protocol(self) -> dict[str, object]:
         return {"source": "existing images"}
 
-    def attach(self, gold_ids: tuple[str, ...]) -> None:
+    def attach(self, gold_ids: tuple[str, ...]) -> T2ISubmission:
         """Check the files against the gold ids (every id present, every image readable)."""
         self._submission = read_submission(self.path, gold_ids, None)
+        return self._submission
 
     def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:
         raise InputError([Problem(str(self.path), "the predictions adapter looks images up by img_id")])

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from muge_eval.leaderboard.persample import NoSamples, SampleValues, sample_values
+from muge_eval.metrics.persample import NoSamples, SampleValues, sample_values
 
 CONFIDENCE = 0.95
 # Upper bound on floats held at once while resampling (rows x draws x items).
@@ -66,20 +66,21 @@ def _aligned(values: SampleValues) -> tuple[tuple[Any, ...] | None, npt.NDArray[
 
 
 def analyse_metric(
-    task_type: str,
-    metric: str,
+    info: Mapping[str, Any],
     order: Sequence[str],
     reported: Mapping[str, float],
     samples: Mapping[str, Sequence[Mapping[str, Any]] | None],
     resamples: int,
     seed: int,
+    item_key: str | None = None,
 ) -> MetricUncertainty:
-    """Intervals for every model in ``order`` (best first) and paired tests of neighbours."""
+    """Intervals for every model in ``order`` (best first) and paired tests of neighbours,
+    for the metric that ``info`` (its metric_info entry) describes."""
     found: dict[str, tuple[tuple[Any, ...] | None, npt.NDArray[np.float64]]] = {}
     reasons: dict[str, str] = {}
     rules: dict[str, str] = {}
     for stem in order:
-        result = sample_values(task_type, metric, reported[stem], samples.get(stem))
+        result = sample_values(info, reported[stem], samples.get(stem), item_key)
         if isinstance(result, NoSamples):
             reasons[stem] = result.reason
         else:

@@ -1,0 +1,1 @@
+"""Encoding text and image sets with embedding adapters, shared by every task type that embeds."""
