@@ -93,7 +93,7 @@ def bench_end_to_end(count: int, weights_path: Path, work: Path) -> None:
     from t2i_helpers import write_dataset, write_submission
 
     from muge_eval.plugins import build_registries
-    from muge_eval.runner import load_task
+    from muge_eval.tasktypes.loading import load_task
 
     data = work / "data"
     ids = write_dataset(data, count, size=64)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.2.0.dev0"
+from muge_eval.version import __version__
+
 __all__ = ["__version__", "evaluate", "score"]
 
 

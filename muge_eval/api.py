@@ -25,9 +25,10 @@ from muge_eval.models.factory import ModelRequest
 from muge_eval.plugins import Registries, build_registries
 from muge_eval.progress import Progress
 from muge_eval.results import build_results, write_results
-from muge_eval.runner import RunArtifacts, load_task, run_evaluation, score_outcome
+from muge_eval.runner import RunArtifacts, run_evaluation, score_outcome
 from muge_eval.specs import RunConfig
 from muge_eval.tasktypes.base import TaskType
+from muge_eval.tasktypes.loading import load_task
 
 __all__ = ["evaluate", "evaluate_with_samples", "score", "score_with_samples"]
 

@@ -1,13 +1,15 @@
-"""Progress bars on stderr, all switched off together by ``--quiet``."""
+"""Progress bars on stderr, all switched off together by ``--quiet``. tqdm is imported
+when a bar is drawn, not with this module (the quick commands draw none)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from tqdm.auto import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 T = TypeVar("T")
 
@@ -17,9 +19,13 @@ class Progress:
     quiet: bool = False
 
     def iterate(self, items: Iterable[T], total: int | None, desc: str, unit: str = "it") -> Iterator[T]:
+        from tqdm.auto import tqdm
+
         yield from tqdm(items, total=total, desc=desc, unit=unit, disable=self.quiet, file=sys.stderr, leave=False)
 
     def bar(self, total: int, desc: str, unit: str = "it") -> tqdm:
+        from tqdm.auto import tqdm
+
         return tqdm(total=total, desc=desc, unit=unit, disable=self.quiet, file=sys.stderr, leave=False)
 
     def message(self, text: str) -> None:

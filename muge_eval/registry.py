@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from muge_eval.errors import UsageError
@@ -31,13 +33,35 @@ class Entry(Generic[T]):
     origin: str = "built-in"
 
 
+def _in_current_directory(module_name: str) -> bool:
+    """Whether the top package of ``module_name`` is a file or folder of the current
+    directory that the import path does not reach (the console script does not put the
+    current directory on ``sys.path``, unlike ``python -m``)."""
+    top = module_name.split(".")[0]
+    cwd = Path.cwd()
+    if str(cwd) in sys.path or "" in sys.path:
+        return False
+    return (cwd / f"{top}.py").is_file() or (cwd / top / "__init__.py").is_file()
+
+
+def import_module(module_name: str) -> Any:
+    """Import a module; one found in the current directory is imported from there."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name.split(".")[0] or not _in_current_directory(module_name):
+            raise
+    sys.path.insert(0, str(Path.cwd()))
+    return importlib.import_module(module_name)
+
+
 def import_object(path: str) -> Any:
     """Import ``"package.module:attr"`` (``attr`` may be dotted)."""
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise UsageError(f"{path!r} is not of the form 'package.module:attribute'")
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"cannot import module {module_name!r} for {path!r}: {exc}") from exc
     for part in attr.split("."):

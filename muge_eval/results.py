@@ -13,13 +13,13 @@ from typing import Any
 
 import jsonschema
 
-from muge_eval import __version__
 from muge_eval.cards import TaskCard
 from muge_eval.environment import describe_environment
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json
 from muge_eval.io.jsonl import iter_json_lines
 from muge_eval.specs import TaskOutcome
+from muge_eval.version import __version__
 
 SCHEMA_VERSION = "1.0"
 

@@ -15,7 +15,7 @@ from muge_eval.retrieval.gold import read_gold_queries
 from muge_eval.retrieval.schema import IMAGE_TO_TEXT, TEXT_TO_IMAGE
 from muge_eval.retrieval.scoring import score_rankings
 from muge_eval.retrieval.submission import read_submission
-from muge_eval.runner import load_task
+from muge_eval.tasktypes.loading import load_task
 
 TEN = list(range(1, 11))
 

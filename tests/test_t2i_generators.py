@@ -15,11 +15,11 @@ from muge_eval.errors import UsageError
 from muge_eval.models.base import GENERATION
 from muge_eval.plugins import build_registries
 from muge_eval.progress import Progress
-from muge_eval.runner import load_task
 from muge_eval.specs import RunConfig
 from muge_eval.t2i.adapters.base import GeneratorAdapter, item_seed
 from muge_eval.t2i.adapters.procedural import ProceduralGenerator, named_colour
 from muge_eval.t2i.submission import read_submission
+from muge_eval.tasktypes.loading import load_task
 
 NO_WEIGHTS_ENV = {"MUGE_EVAL_INCEPTION_WEIGHTS": ""}
 

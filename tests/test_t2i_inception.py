@@ -14,10 +14,10 @@ from t2i_helpers import png, random_inception_state, save_random_weights, write_
 from muge_eval.cards import load_card
 from muge_eval.errors import InputError
 from muge_eval.plugins import build_registries
-from muge_eval.runner import load_task
 from muge_eval.t2i.fid import GaussianStats, fid_from_features, load_stats
 from muge_eval.t2i.inception import InceptionExtractor, load_fid_inception
 from muge_eval.t2i.weights import WEIGHTS_FILE, check_weights, find_weights
+from muge_eval.tasktypes.loading import load_task
 
 TORCH_THREADS = 2
 # scipy sqrtm at d = 2048 takes 15-20 s; the eigenvalue form is checked against it in

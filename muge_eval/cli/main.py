@@ -9,8 +9,8 @@ import os
 
 import click
 
-from muge_eval import __version__
 from muge_eval.cli.common import MugeGroup
+from muge_eval.version import __version__
 
 # name -> (import path, one-line help). The help text is printed without importing.
 COMMANDS = {

@@ -158,8 +158,9 @@ def run_command(
     from muge_eval.progress import Progress
     from muge_eval.regress.tolerance import parse_tolerances
     from muge_eval.results import read_results
-    from muge_eval.runner import default_output_dir, load_task
+    from muge_eval.runner import default_output_dir
     from muge_eval.specs import RunConfig
+    from muge_eval.tasktypes.loading import load_task
 
     # Read the golden file and the tolerances first: a typo fails before a long run.
     names = task_names(task_values)
@@ -242,7 +243,7 @@ def run_command(
 
 
 def _card_type(registries: Any, name: str) -> str:
-    from muge_eval.runner import card_for
+    from muge_eval.tasktypes.loading import card_for
 
     return card_for(registries, name).type
 

@@ -32,7 +32,7 @@ def common_submission_options(func: F) -> F:
 
 def _load(task_name: str, task_args: str, tasks_dirs: tuple[Path, ...], flags: dict[str, Any]) -> Any:
     from muge_eval.models.args import parse_key_values
-    from muge_eval.runner import card_for, load_task
+    from muge_eval.tasktypes.loading import card_for, load_task
 
     registries = registries_for(tasks_dirs)
     task_class = registries.task_types.get(card_for(registries, task_name).type)

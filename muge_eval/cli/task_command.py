@@ -45,7 +45,7 @@ def _type_classes(names: Sequence[str], tasks_dirs: Sequence[str]) -> list[Any] 
     """The task type classes of the named tasks; None when any cannot be resolved (the
     command itself will then report it properly)."""
     from muge_eval.plugins import build_registries
-    from muge_eval.runner import card_for
+    from muge_eval.tasktypes.loading import card_for
 
     try:
         registries = build_registries(tuple(Path(d) for d in tasks_dirs if Path(d).is_dir()))

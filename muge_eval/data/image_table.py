@@ -93,6 +93,13 @@ def load_hub_table(hub_id: str, config: str, split: str, revision: str | None) -
     """A table from a `datasets` hub repository (config ``images`` or ``texts``)."""
     import datasets
 
+    from muge_eval.hub import hub_reachable, not_cached_message, offline_requested
+
+    if not offline_requested() and not hub_reachable():
+        raise InputError(
+            [Problem(hub_id, not_cached_message(hub_id) + " (set HF_HUB_OFFLINE=1 to use a cached copy)")],
+            "hub unreachable",
+        )
     try:
         return datasets.load_dataset(hub_id, config, split=split, revision=revision)
     except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:

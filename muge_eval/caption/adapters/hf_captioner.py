@@ -19,6 +19,7 @@ from PIL import Image
 from muge_eval.caption.adapters.base import CaptionAdapter
 from muge_eval.errors import UsageError
 from muge_eval.fingerprint import directory_fingerprint
+from muge_eval.hub import cache_only, not_cached_message
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 CHECKPOINT_PATTERNS = ("*.json", "*.safetensors", "*.bin", "*.txt", "*.model", "*.tiktoken")
@@ -68,11 +69,16 @@ class HFCaptioner(CaptionAdapter):
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         torch_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}.get(dtype)
         kwargs: dict[str, Any] = {"revision": self.revision, "trust_remote_code": trust_remote_code}
+        offline = cache_only(model)
+        if offline:
+            kwargs["local_files_only"] = True
         try:
             self.model = _auto_model_class().from_pretrained(
                 model, **kwargs, **({"dtype": torch_dtype} if torch_dtype else {})
             )
         except (OSError, ValueError) as exc:
+            if offline:
+                raise UsageError(f"hf-captioner: {not_cached_message(model)}") from exc
             raise UsageError(f"hf-captioner: cannot load model {model!r}: {exc}") from exc
         self.model.to(self.device).eval()
         self.dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")

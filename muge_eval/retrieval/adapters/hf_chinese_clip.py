@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from muge_eval.data.image_transform import SQUASH, ImageTransform
-from muge_eval.errors import InputError, Problem
+from muge_eval.errors import InputError, Problem, UsageError
+from muge_eval.hub import cache_only, not_cached_message
 from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 52
@@ -42,12 +43,17 @@ class HFChineseCLIP(TorchRetrievalAdapter):
         self.revision = revision
         self.context_length = context_length
         extra: dict[str, Any] = {"revision": revision} if revision else {}
+        offline = cache_only(model)
+        if offline:
+            extra["local_files_only"] = True
         processor_class: Any = ChineseCLIPProcessor
         model_class: Any = ChineseCLIPModel
         try:
             self.processor = processor_class.from_pretrained(model, **extra)
             self.model = model_class.from_pretrained(model, dtype=self.dtype, **extra)
         except (OSError, ValueError) as exc:
+            if offline:
+                raise UsageError(f"hf-chinese-clip: {not_cached_message(model)}") from exc
             raise InputError([Problem(model, f"cannot load a Chinese-CLIP model: {exc}")], "cannot load model") from exc
         self.model.to(self.device).eval()
         image_processor = self.processor.image_processor
