@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from muge_eval.errors import InputError, Problem, ProblemList
 from muge_eval.fingerprint import file_sha256, text_fingerprint
-from muge_eval.io.image_tsv import iter_image_tsv, open_image
 
 TEXT_SUFFIXES = (".text.tsv", ".txt.tsv")
 
@@ -97,11 +93,3 @@ def load_gold(descriptions: Path, real_images: Path | None) -> T2IGold:
             raise InputError([Problem(str(real_images), "real image file not found")], "missing file")
         parts += [real_images.name, file_sha256(real_images)]
     return T2IGold(str(descriptions), ids, texts, real_images, text_fingerprint(*parts))
-
-
-def iter_real_images(path: Path, ids: set[str] | None = None) -> Iterator[tuple[str, Image.Image]]:
-    """Decoded real images, in file order (only ``ids`` when given)."""
-    for item in iter_image_tsv(path, str):
-        key = str(item.image_id)
-        if ids is None or key in ids:
-            yield key, open_image(item.data, f"{path}:{item.line}")

@@ -25,8 +25,9 @@ from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
 from muge_eval.models.factory import ModelRequest, build_adapter
 from muge_eval.progress import Progress
 from muge_eval.t2i.agreement import R_PRECISION_CANDIDATES, R_PRECISION_SEED, clip_scores, r_precision
+from muge_eval.t2i.data import iter_real_images
 from muge_eval.t2i.fid import GaussianStats, feature_statistics, fid_from_features, load_stats, save_stats
-from muge_eval.t2i.gold import T2IGold, iter_real_images
+from muge_eval.t2i.gold import T2IGold
 from muge_eval.t2i.inception import RESIZE_MODES, RESOLUTION, InceptionExtractor, chunked
 from muge_eval.t2i.inception_score import IS_SHUFFLE_SEED, IS_SPLITS, inception_score
 from muge_eval.t2i.weights import check_weights, find_weights, missing_weights_message
