@@ -31,6 +31,8 @@ from muge_eval.fingerprint import directory_fingerprint, files_fingerprint, text
 from muge_eval.models.base import RetrievalAdapter
 
 DTYPES = ("float32", "float16", "bfloat16")
+# Where `--batch-size auto` starts halving on a GPU.
+AUTO_BATCH_START = 1024
 
 
 def require(module: str, extra: str) -> None:
@@ -187,3 +189,23 @@ class TorchRetrievalAdapter(RetrievalAdapter):
     def encode_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
         with self._inference():
             return self._to_numpy(self._text_features(texts))
+
+    def auto_batch_size(self) -> int | None:
+        """``--batch-size auto``: on a GPU, the largest power of two up to 1024 whose image
+        batch fits (halving on out-of-memory, as lm-eval's auto does); elsewhere no
+        preference (the run's default)."""
+        import torch
+
+        if not str(self.device).startswith("cuda"):
+            return None
+        resolution = self.image_transform().resolution
+        size = AUTO_BATCH_START
+        while size >= 1:
+            try:
+                self.encode_pixels(np.zeros((size, resolution, resolution, 3), dtype=np.uint8))
+                self.encode_texts(["测试"] * size)
+                return size
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                size //= 2
+        raise UsageError("--batch-size auto: not even one image fits on the GPU")
