@@ -147,6 +147,7 @@ def test_the_python_api_gives_the_clis_numbers(tmp_path: Path) -> None:
         "muge-retrieval-sample": ("random", []),
         "muge-caption-sample": ("human", []),
         "muge-t2i-sample": ("procedural", ["--judge", "random"]),
+        "classification-sample": ("random", []),
     }
     for task, (model, extra) in runs.items():
         code, _, err = invoke("run", "--task", task, "--model", model, *extra, "--output-dir", str(tmp_path / task))
