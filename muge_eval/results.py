@@ -17,8 +17,9 @@ import jsonschema
 from muge_eval import __version__
 from muge_eval.cards import TaskCard
 from muge_eval.environment import describe_environment
-from muge_eval.errors import InputError, Problem
+from muge_eval.errors import InputError, Problem, shorten
 from muge_eval.io.atomic import atomic_write_json
+from muge_eval.io.jsonl import read_json_document
 from muge_eval.specs import TaskOutcome
 
 SCHEMA_VERSION = "1.0"
@@ -34,7 +35,7 @@ def schema_problems(document: Any, file: str) -> list[Problem]:
     """Every schema violation, plus non-finite metric values, as problems."""
     validator = jsonschema.Draft202012Validator(load_schema())
     problems = [
-        Problem(file, error.message, field="/".join(str(p) for p in error.absolute_path) or None)
+        Problem(file, shorten(error.message, 300), field="/".join(str(p) for p in error.absolute_path) or None)
         for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if isinstance(document, dict) and isinstance(document.get("metrics"), dict):
@@ -86,16 +87,10 @@ def write_results(path: Path, document: Mapping[str, Any]) -> None:
 
 
 def read_results(path: Path) -> dict[str, Any]:
+    """A results file, checked against the schema; any fault is one InputError naming it."""
     if not path.is_file():
         raise InputError([Problem(str(path), "results file not found")], "missing file")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"), parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}")], "invalid results file") from exc
+    document = read_json_document(path, "results file", allow_constants=False)
     validate_results(document, str(path))
     assert isinstance(document, dict)
     return document
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed in a results file")

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from muge_eval.errors import InputError, Problem, ProblemList, UsageError
+from muge_eval.errors import InputError, Problem, ProblemList, UsageError, brief
 from muge_eval.fingerprint import files_fingerprint
 from muge_eval.io.jsonl import is_json_int, iter_json_lines
 from muge_eval.models.base import ImageBatch, RetrievalAdapter, TextBatch
@@ -38,7 +38,7 @@ def _read_jsonl_features(path: Path, id_keys: tuple[str, ...]) -> FeatureTable:
             continue
         item_id, feature = obj[key], obj.get("feature")
         if not is_json_int(item_id):
-            problems.add(f"must be an integer, got {item_id!r}", line.number, key)
+            problems.add(f"must be an integer, got {brief(item_id)}", line.number, key)
             continue
         if not isinstance(feature, list) or not feature or not all(isinstance(v, (int, float)) for v in feature):
             problems.add("must be a non-empty list of numbers", line.number, "feature")
