@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from muge_eval.errors import InputError, Problem, ProblemList
+from muge_eval.io.safe_yaml import read_yaml_file
 
 BOARD_FILE = "board.yaml"
 RESULTS_DIR = "results"
@@ -144,8 +143,5 @@ def load_board(directory: Path) -> Board:
     path = directory / BOARD_FILE
     if not path.is_file():
         raise InputError([Problem(str(path), "board.yaml not found: is this a board directory?")], "invalid board")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not valid YAML: {exc}")], "invalid board") from exc
+    doc, _ = read_yaml_file(path, "board")
     return parse_board(doc, directory, str(path))
