@@ -92,7 +92,7 @@ def parse_card(doc: Any, file: str, path: Path | None = None, sha256: str = "") 
     if default_split not in splits:
         problems.append(Problem(file, f"{default_split!r} is not one of the splits", field="default_split"))
     directions = doc.get("directions", ["text_to_image"])
-    if not isinstance(directions, list) or not set(directions) <= set(DIRECTIONS) or not directions:
+    if not isinstance(directions, list) or not directions or not all(d in DIRECTIONS for d in directions):
         problems.append(Problem(file, f"must be a list drawn from {', '.join(DIRECTIONS)}", field="directions"))
         directions = ["text_to_image"]
     data_spec = DataSpec(format="")

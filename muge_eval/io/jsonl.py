@@ -27,11 +27,15 @@ def open_text(path: Path, what: str = "file") -> str:
     if path.is_dir():
         raise InputError([Problem(str(path), f"{what} is a directory, expected a file")], f"invalid {what}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(str(path), f"not UTF-8 text (byte {exc.start})")], f"invalid {what}") from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError([Problem(str(path), f"cannot read: {exc.strerror}")], f"invalid {what}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem = Problem(str(path), f"not UTF-8 text (byte {exc.start})", line)
+        raise InputError([problem], f"invalid {what}") from None
     return text.removeprefix(UTF8_BOM)
 
 

@@ -202,9 +202,7 @@ class JsonHttpClient:
                 status,
             )
         if status in self.retry.retry_statuses:
-            raise _Retryable(
-                f"HTTP {status}: {_excerpt(answer.body, key)}", status, answer.headers.get("retry-after")
-            )
+            raise _Retryable(f"HTTP {status}: {_excerpt(answer.body, key)}", status, answer.headers.get("retry-after"))
         if not 200 <= status < 300:
             raise HttpError(f"{method} {url} failed with HTTP {status}: {_excerpt(answer.body, key)}", status)
         raw = answer.body
