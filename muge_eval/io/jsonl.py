@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from muge_eval.errors import InputError, Problem
-from muge_eval.io.safe_json import JsonProblem, json_decoder, parse_json
+from muge_eval.io.safe_json import JsonProblem, parse_json, parse_json_lines
 
 UTF8_BOM = "\ufeff"
 
@@ -54,16 +54,14 @@ def iter_json_lines(path: Path, what: str = "file", allow_trailing_newline: bool
     lines = text.split("\n")
     if allow_trailing_newline and lines and lines[-1] == "":
         lines.pop()
-    decoder = json_decoder()
-    for number, raw in enumerate(lines, start=1):
-        raw = raw.rstrip("\r")
+    values = parse_json_lines(lines)
+    for number, (raw, value) in enumerate(zip(lines, values, strict=True), start=1):
         if not raw.strip():
             yield JsonLine(number, None, "blank line (every line must be one JSON object)")
-            continue
-        try:
-            yield JsonLine(number, parse_json(raw, decoder=decoder))
-        except JsonProblem as problem:
-            yield JsonLine(number, None, problem.message)
+        elif isinstance(value, JsonProblem):
+            yield JsonLine(number, None, value.message)
+        else:
+            yield JsonLine(number, value)
 
 
 def is_json_int(value: Any) -> bool:

@@ -171,6 +171,36 @@ def parse_json(
     return value
 
 
+_JSON_WHITESPACE = " \t\r"
+
+
+def parse_json_lines(lines: list[str], *, max_depth: int = MAX_DEPTH) -> list[Any | JsonProblem]:
+    """Each line's value (or the ``JsonProblem`` that refuses it), as ``parse_json`` would.
+
+    The fast path for JSON Lines: one scanner call per line, checked to end where the line
+    ends; nesting is walked only on a line with more than ``max_depth`` brackets (a bound
+    on its depth); a line that fails goes through ``parse_json`` for its message.
+    """
+    decoder = json_decoder()
+    scan = decoder.scan_once  # type: ignore[attr-defined]
+    results: list[Any | JsonProblem] = []
+    for raw in lines:
+        text = raw.strip(_JSON_WHITESPACE)
+        try:
+            value, end = scan(text, 0)
+        except (StopIteration, ValueError, RecursionError, _DuplicateKey):
+            end = -1
+        if end != len(text):
+            try:
+                value = parse_json(text, max_depth=max_depth, decoder=decoder)
+            except JsonProblem as problem:
+                value = problem
+        elif text.count("[") + text.count("{") > max_depth and nested_deeper_than(value, max_depth):
+            value = JsonProblem(f"nested more than {max_depth} levels deep")
+        results.append(value)
+    return results
+
+
 def _int_digit_limit() -> int:
     return int(getattr(sys, "get_int_max_str_digits", lambda: 4300)())
 
