@@ -61,6 +61,14 @@ class FuzzTarget:
     # a wrong-typed value in these fields is not a fault (for example an unused text)
     lenient_gold_fields: tuple[str, ...] = field(default=())
 
+    def write_files(self, directory: Path, submission_name: str = "submission") -> tuple[Path, Path]:
+        """A valid gold file and submission in ``directory``: (gold, submission)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        gold, submission = directory / self.gold_name, directory / submission_name
+        self.write_gold(gold)
+        self.write_submission(submission)
+        return gold, submission
+
 
 # --- writers of small valid files ---------------------------------------------------------
 

@@ -103,14 +103,6 @@ def report(problems: list[str], cases: int) -> None:
     assert not problems, f"{len(problems)} of {cases} cases mishandled:\n" + "\n".join(problems[:10])
 
 
-def write_pair(target: FuzzTarget, directory: Path) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    gold, submission = directory / target.gold_name, directory / "submission"
-    target.write_gold(gold)
-    target.write_submission(submission)
-    return gold, submission
-
-
 def submission_cases(target: FuzzTarget, gold: Path, submission: Path, rng: random.Random) -> Iterator[Case]:
     valid = submission.read_bytes()
     if target.lines_are_json:
@@ -154,7 +146,7 @@ def check_submission_commands(target: FuzzTarget, case: Case, gold: Path, submis
 
 @BY_TYPE
 def test_submissions(target: FuzzTarget, tmp_path: Path) -> None:
-    gold, submission = write_pair(target, tmp_path / "files")
+    gold, submission = target.write_files(tmp_path / "files")
     valid = submission.read_bytes()
     assert invoke("validate", str(submission), "--task", target.card, "--gold", str(gold), *target.extra_args).code == 0
     found: list[str] = []
@@ -168,7 +160,7 @@ def test_submissions(target: FuzzTarget, tmp_path: Path) -> None:
 
 @BY_TYPE
 def test_gold_files(target: FuzzTarget, tmp_path: Path) -> None:
-    gold, submission = write_pair(target, tmp_path / "files")
+    gold, submission = target.write_files(tmp_path / "files")
     found: list[str] = []
     cases = list(gold_cases(target, gold, random.Random(SEED + 1)))
     for case in cases:
@@ -179,7 +171,7 @@ def test_gold_files(target: FuzzTarget, tmp_path: Path) -> None:
 
 def good_results(target: FuzzTarget, directory: Path) -> Path:
     """A results file scored from a valid submission (t2i: judged by the random baseline)."""
-    gold, submission = write_pair(target, directory)
+    gold, submission = target.write_files(directory)
     out = directory / "results.json"
     judge = ("--judge", "random") if target.type == "t2i" else ()
     outcome = invoke("score", "--task", target.card, "--gold", str(gold), "--predictions", str(submission),
@@ -232,7 +224,7 @@ def test_results_files(target: FuzzTarget, tmp_path: Path) -> None:
 @BY_TYPE
 def test_cards(target: FuzzTarget, tmp_path: Path) -> None:
     """A hostile card in --tasks-dir, listed by ``tasks`` and used by ``validate``."""
-    gold, submission = write_pair(target, tmp_path / "files")
+    gold, submission = target.write_files(tmp_path / "files")
     valid = (
         (TASKS_DIR / f"{target.card}.yaml")
         .read_text(encoding="utf-8")
@@ -267,7 +259,7 @@ HOSTILE_OPTIONS = (
 
 @BY_TYPE
 def test_options(target: FuzzTarget, tmp_path: Path) -> None:
-    gold, submission = write_pair(target, tmp_path / "files")
+    gold, submission = target.write_files(tmp_path / "files")
     found: list[str] = []
     for option in HOSTILE_OPTIONS:
         case = Case(f"--task-args {option[:40]}", "options", b"", must_fail=option.startswith("tokenizer=os"))
@@ -299,7 +291,7 @@ def odd_paths(directory: Path) -> dict[str, Path]:
 
 @BY_TYPE
 def test_file_system_oddities(target: FuzzTarget, tmp_path: Path) -> None:
-    gold, submission = write_pair(target, tmp_path / "files")
+    gold, submission = target.write_files(tmp_path / "files")
     found: list[str] = []
     odd = odd_paths(tmp_path / "odd")
     for name, path in odd.items():
@@ -325,7 +317,7 @@ def test_the_suite_is_a_few_thousand_cases(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     total = 0
     for target in TARGETS:
-        gold, submission = write_pair(target, tmp_path / target.type)
+        gold, submission = target.write_files(tmp_path / target.type)
         total += 2 * len(list(submission_cases(target, gold, submission, rng)))
         total += 2 * len(list(gold_cases(target, gold, rng)))
         total += 4 * len(list(results_cases(good_results(target, tmp_path / f"r-{target.type}").read_bytes(), rng,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from fuzz_targets import TARGETS, FuzzTarget
+from fuzz_targets import TARGETS
 from t2i_helpers import write_dataset
 
 import muge_eval.io.atomic
@@ -151,17 +151,9 @@ def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(muge_eval.io.atomic.os, "fsync", no_space)
 
 
-def write_pair(target: FuzzTarget, directory: Path) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    gold, submission = directory / target.gold_name, directory / "submission.jsonl"
-    target.write_gold(gold)
-    target.write_submission(submission)
-    return gold, submission
-
-
 @pytest.mark.usefixtures("full_disk")
 def test_a_full_disk_is_one_message_and_leaves_nothing_partial(tmp_path: Path) -> None:
-    gold, submission = write_pair(RETRIEVAL, tmp_path / "files")
+    gold, submission = RETRIEVAL.write_files(tmp_path / "files", "submission.jsonl")
     out = tmp_path / "out"
     out.mkdir()
     (out / "results.json").write_text("earlier results\n", encoding="utf-8")
@@ -216,7 +208,7 @@ def test_new_files_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> No
     previous = os.umask(umask)
     try:
         atomic_write_text(tmp_path / "a.json", "{}\n")
-        gold, submission = write_pair(RETRIEVAL, tmp_path / "files")
+        gold, submission = RETRIEVAL.write_files(tmp_path / "files", "submission.jsonl")
         out = tmp_path / "score" / "results.json"
         invoke("score", "--task", "muge-retrieval", "--gold", str(gold), "--predictions", str(submission),
                "--output", str(out))  # fmt: skip
