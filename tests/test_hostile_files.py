@@ -271,3 +271,36 @@ def test_a_missing_gpu_is_found_before_loading(adapter: str, monkeypatch: pytest
 
         with pytest.raises(UsageError, match="device=cuda: CUDA is not available"):
             DiffusersGenerator("some/pipeline", device="cuda")
+
+
+def test_a_hostile_feature_array_is_one_message(tmp_path: Path) -> None:
+    from muge_eval.errors import InputError
+    from muge_eval.models.features import load_feature_table
+
+    ids = tmp_path / "ids.npy"
+    np.save(ids, np.arange(4))
+    good = tmp_path / "good.npy"
+    np.save(good, np.ones((4, 3), np.float32))
+    header_end = good.read_bytes().index(b"\n") + 1
+    huge = good.read_bytes()[:header_end].replace(b"(4, 3)", b"(4000000000, 3000000)")
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
+    archive = io.BytesIO()
+    np.savez(archive, a=np.ones((4, 3)))
+    cases = {
+        "huge header": huge.ljust(header_end) + bytes(48),
+        "truncated": good.read_bytes()[:-20],
+        "empty": b"",
+        "pickled objects": pickled.getvalue(),
+        "an npz archive": archive.getvalue(),
+        "text": b"1 2 3\n",
+    }
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.npy"
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=r"not a readable \.npy array|must be|does not match") as info:
+            load_feature_table(path, ids, ("image_id",))
+        assert info.value.problems[0].file == str(path), name
+    (tmp_path / "ids.txt").write_bytes(b"1\n2\n\xff\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_feature_table(good, tmp_path / "ids.txt", ("image_id",))

@@ -28,6 +28,24 @@ NPZ_READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def read_npy_array(path: Path, what: str = "array file") -> npt.NDArray[np.generic]:
+    """A user's plain ``.npy`` array, read whole; any fault is one ``InputError`` naming it.
+
+    The file is first mapped, not read: a header that claims more data than the file holds
+    is refused there, before anything is allocated.
+    """
+    from muge_eval.errors import InputError, Problem
+
+    try:
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        if not isinstance(mapped, np.ndarray):
+            raise ValueError("an .npz archive, expected one .npy array")
+        return np.array(mapped)
+    except NPZ_READ_ERRORS as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InputError([Problem(str(path), f"not a readable .npy array: {reason}")], f"invalid {what}") from None
+
+
 def read_npz_arrays(path: Path, names: Sequence[str]) -> dict[str, npt.NDArray[np.generic]] | None:
     """The arrays ``names`` of ``path``, fully read; None when the file is absent or damaged."""
     if not path.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,8 +122,7 @@ def parse_board(doc: Any, directory: Path, file: str) -> Board:
             task = _parse_task(raw, f"tasks[{index}]", problems)
             if task is not None:
                 tasks.append(task)
-    names = [t.name for t in tasks]
-    for name in sorted({n for n in names if names.count(n) > 1}):
+    for name in sorted(n for n, count in Counter(t.name for t in tasks).items() if count > 1):
         problems.add(f"task {name!r} is listed more than once", field_name="tasks")
     bootstrap = doc.get("bootstrap", {})
     resamples, seed = DEFAULT_RESAMPLES, DEFAULT_SEED
