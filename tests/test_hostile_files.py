@@ -65,6 +65,9 @@ def test_a_damaged_embedding_chunk_reads_as_absent(tmp_path: Path) -> None:
         archive.writestr("embeddings.npy", buffer.getvalue())
         archive.writestr("ok.npy", buffer.getvalue())
     assert cache.load(0, 4) is None
+    np.savez(path.with_suffix(".tmp.npz"), embeddings=np.array(["a"] * 12).reshape(4, 3), ok=np.ones(4, bool))
+    path.with_suffix(".tmp.npz").rename(path)  # strings where numbers belong
+    assert cache.load(0, 4) is None
     np.save(path.with_suffix(".npy"), chunk.embeddings)
     path.with_suffix(".npy").rename(path)  # a plain .npy under the chunk's name
     assert cache.load(0, 4) is None

@@ -62,7 +62,7 @@ class EmbeddingCache:
     def load(self, index: int, rows: int) -> Chunk | None:
         """Chunk ``index`` if it is stored with ``rows`` rows; a damaged file counts as absent."""
         stored = read_npz_arrays(self._path(index), ("embeddings", "ok"))
-        if stored is None:
+        if stored is None or stored["embeddings"].dtype.kind not in "fiu" or stored["ok"].dtype != np.bool_:
             return None
         embeddings = np.asarray(stored["embeddings"], dtype=np.float32)
         ok = np.asarray(stored["ok"], dtype=np.bool_)

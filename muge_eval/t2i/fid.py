@@ -124,4 +124,6 @@ def load_stats(path: Path) -> GaussianStats | None:
     mu, sigma, count = data["mu"], data["sigma"], data["count"]
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)) or count.shape != () or count.dtype.kind not in "iu":
         return None
+    if mu.dtype.kind not in "fiu" or sigma.dtype.kind not in "fiu":
+        return None
     return GaussianStats(np.asarray(mu, np.float64), np.asarray(sigma, np.float64), int(count))
