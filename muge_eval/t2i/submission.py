@@ -122,17 +122,18 @@ def _read_dir(
     for file in sorted(path.iterdir()):
         if file.name.startswith("."):
             continue
+        # Each problem names the image file itself, as file: field: message.
         if not file.is_file() or file.suffix.lower() != ".png":
-            problems.add(f"{file.name}: expected only <img_id>.png files")
+            problems.problems.append(Problem(str(file), "expected only <img_id>.png files in the folder"))
             continue
         image_id = file.stem
         seen.add(image_id)
         if image_id not in gold_ids:
-            problems.add(f"{file.name}: img_id {image_id!r} is not in the gold descriptions")
+            problems.problems.append(Problem(str(file), "this img_id is not in the gold descriptions", field="img_id"))
             continue
         wrong = check_image_bytes(file.read_bytes(), size)
         if wrong:
-            problems.add(f"{file.name}: {wrong}")
+            problems.problems.append(Problem(str(file), wrong, field="image"))
             continue
         entries[image_id] = file.name
     return entries
