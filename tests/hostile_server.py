@@ -161,7 +161,7 @@ class HostileServer:
             block_on_close = False
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         self._stopper = threading.Timer(self.lifetime_s, self.httpd.shutdown)
         self._stopper.daemon = True

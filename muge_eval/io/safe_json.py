@@ -171,9 +171,6 @@ def parse_json(
     return value
 
 
-_JSON_WHITESPACE = " \t\r"
-
-
 def parse_json_lines(lines: list[str], *, max_depth: int = MAX_DEPTH) -> list[Any | JsonProblem]:
     """Each line's value (or the ``JsonProblem`` that refuses it), as ``parse_json`` would.
 
@@ -185,7 +182,7 @@ def parse_json_lines(lines: list[str], *, max_depth: int = MAX_DEPTH) -> list[An
     scan = decoder.scan_once  # type: ignore[attr-defined]
     results: list[Any | JsonProblem] = []
     for raw in lines:
-        text = raw.strip(_JSON_WHITESPACE)
+        text = raw.strip(_WHITESPACE)
         try:
             value, end = scan(text, 0)
         except (StopIteration, ValueError, RecursionError, _DuplicateKey):
