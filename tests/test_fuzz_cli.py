@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import random
 import time
 import traceback
@@ -62,8 +61,10 @@ class Outcome:
 def quick_registries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The built-in cards are read once per test, not once per case: they are not what is
     fuzzed here (``test_cards`` reads a fresh card directory for every case)."""
-    monkeypatch.setattr(muge_eval.cli.common, "build_registries", functools.lru_cache(maxsize=4)(
-        muge_eval.cli.common.build_registries))  # fmt: skip
+    # raising=False: should the CLI stop calling it from there, the suite is slower, not broken
+    build = getattr(muge_eval.cli.common, "build_registries", None)
+    if build is not None:
+        monkeypatch.setattr(muge_eval.cli.common, "build_registries", functools.lru_cache(maxsize=4)(build))
     monkeypatch.setenv("MUGE_EVAL_INCEPTION_WEIGHTS", "")
 
 
@@ -324,4 +325,3 @@ def test_the_suite_is_a_few_thousand_cases(tmp_path: Path) -> None:
                                             DAMAGE_PER_FILE // 2)))  # fmt: skip
         total += 2 * len(list(card_cases("name: x\n", rng, DAMAGE_PER_FILE // 2)))
     assert total > 2000, total
-    assert os.environ.get("MUGE_EVAL_INCEPTION_WEIGHTS") == ""
