@@ -61,7 +61,7 @@ class Outcome:
 def quick_registries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The built-in cards are read once per test, not once per case: they are not what is
     fuzzed here (``test_cards`` reads a fresh card directory for every case)."""
-    # raising=False: should the CLI stop calling it from there, the suite is slower, not broken
+    # Should the CLI stop reading the registries from there, the suite is slower, not broken.
     build = getattr(muge_eval.cli.common, "build_registries", None)
     if build is not None:
         monkeypatch.setattr(muge_eval.cli.common, "build_registries", functools.lru_cache(maxsize=4)(build))
