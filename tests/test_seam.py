@@ -223,3 +223,9 @@ def test_a_hub_id_fails_at_once_when_the_hub_cannot_be_reached(monkeypatch: pyte
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert "offline mode is set" in hub.not_cached_message("x/y")
     assert time.perf_counter() - started < 5
+
+
+def test_a_model_path_must_name_a_class(tmp_path: Path) -> None:
+    code, _, err = invoke("run", "--task", "muge-retrieval-sample", "--model", "builtins:print",
+                          "--output-dir", str(tmp_path))  # fmt: skip
+    assert code == 2 and "is not a class" in err

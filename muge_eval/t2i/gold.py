@@ -8,6 +8,7 @@ from pathlib import Path
 
 from muge_eval.errors import InputError, Problem, ProblemList
 from muge_eval.fingerprint import file_sha256, text_fingerprint
+from muge_eval.io.jsonl import UTF8_BOM, open_text
 
 TEXT_SUFFIXES = (".text.tsv", ".txt.tsv")
 
@@ -57,20 +58,22 @@ def read_descriptions(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
     ids: list[str] = []
     texts: dict[str, str] = {}
     lines: dict[str, int] = {}
-    try:
-        content = path.read_text(encoding="utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(str(path), f"not UTF-8: {exc}")]) from exc
-    for number, raw in enumerate(content.split("\n"), start=1):
+    content = open_text(path, "description file")  # one leading byte-order mark dropped
+    rows = content.split("\n")
+    for number, raw in enumerate(rows, start=1):
         raw = raw.rstrip("\r")
         if not raw:
-            if number < content.count("\n") + 1:
+            if number < len(rows):
                 problems.add("blank line", number)
             continue
         image_id, tab, text = raw.partition("\t")
         image_id, text = image_id.strip(), text.strip()
         if not tab or not image_id:
             problems.add("expected 'img_id<TAB>description'", number)
+        elif UTF8_BOM in image_id:
+            # A second byte-order mark (one is dropped above) would make every submission
+            # look wrong for this id; it is the description file's fault.
+            problems.add("a stray byte-order mark (U+FEFF) in the id", number, "img_id")
         elif not text:
             problems.add("empty description", number, "description")
         elif image_id in lines:

@@ -92,8 +92,9 @@ def real_statistics(
     key = text_fingerprint(gold.fingerprint, extractor.weights.sha256, extractor.resize, str(RESOLUTION))
     directory = settings.stats_dir or cache_dir("fid-stats", settings.cache_root)
     path = directory / f"{key.split(':')[1][:32]}.npz"
-    if path.is_file():
-        return load_stats(path), True
+    cached = load_stats(path)  # a damaged file counts as absent and is computed again
+    if cached is not None:
+        return cached, True
     images = (image for _, image in iter_real_images(gold.real_images))
     batches = progress.iterate(chunked(images, settings.batch_size), None, "inception: real images", "batch")
     stats = feature_statistics(extractor.run(batches).pool)

@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from muge_eval.errors import InputError, Problem, ProblemList, UsageError
+from muge_eval.errors import InputError, Problem, ProblemList, UsageError, brief
 from muge_eval.fingerprint import files_fingerprint
-from muge_eval.io.jsonl import is_json_int, iter_json_lines
+from muge_eval.io.jsonl import is_json_int, iter_json_lines, open_text
+from muge_eval.io.npz import read_npy_array
 from muge_eval.models.base import ImageBatch, RetrievalAdapter, TextBatch
 
 FeatureTable = tuple[dict[int, int], npt.NDArray[np.float32]]
@@ -38,7 +39,7 @@ def _read_jsonl_features(path: Path, id_keys: tuple[str, ...]) -> FeatureTable:
             continue
         item_id, feature = obj[key], obj.get("feature")
         if not is_json_int(item_id):
-            problems.add(f"must be an integer, got {item_id!r}", line.number, key)
+            problems.add(f"must be an integer, got {brief(item_id)}", line.number, key)
             continue
         if not isinstance(feature, list) or not feature or not all(isinstance(v, (int, float)) for v in feature):
             problems.add("must be a non-empty list of numbers", line.number, "feature")
@@ -58,13 +59,13 @@ def _read_jsonl_features(path: Path, id_keys: tuple[str, ...]) -> FeatureTable:
 
 def _read_ids(path: Path) -> list[int]:
     if path.suffix == ".npy":
-        ids = np.load(path, allow_pickle=False)
+        ids = read_npy_array(path, "id file")
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise InputError([Problem(str(path), "must be a 1-d integer array of ids")])
         return [int(i) for i in ids]
     problems = ProblemList(str(path))
     out: list[int] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(open_text(path, "id file").splitlines(), start=1):
         try:
             out.append(int(raw.strip()))
         except ValueError:
@@ -79,10 +80,9 @@ def _read_npy_features(path: Path, ids_path: Path | None) -> FeatureTable:
     for p in (path, ids_path):
         if not p.is_file():
             raise InputError([Problem(str(p), "file not found")], "missing file")
-    try:
-        matrix = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError([Problem(str(path), f"not a plain numeric .npy array: {exc}")]) from exc
+    matrix = read_npy_array(path, "feature file")
+    if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
+        raise InputError([Problem(str(path), f"must hold real numbers, not {matrix.dtype}")], "invalid feature file")
     ids = _read_ids(ids_path)
     if matrix.ndim != 2 or len(matrix) != len(ids):
         raise InputError([Problem(str(path), f"shape {matrix.shape} does not match {len(ids)} ids in {ids_path}")])
