@@ -99,8 +99,26 @@ def load_feature_table(path: Path, ids_path: Path | None, id_keys: tuple[str, ..
     return _read_jsonl_features(path, id_keys)
 
 
+def locate(path: Path, data_dir: Path | None, option: str) -> Path:
+    """A user's file: as given (relative to the current directory), else relative to the
+    task's data directory; when neither exists, the problem says where it looked."""
+    if path.is_absolute() or path.exists() or data_dir is None:
+        if not path.exists():
+            raise InputError([Problem(str(path), f"{option}: file not found (looked in {Path.cwd()})")], "missing file")
+        return path
+    beside_data = data_dir / path
+    if beside_data.exists():
+        return beside_data
+    raise InputError(
+        [Problem(str(path), f"{option}: file not found (looked in {Path.cwd()} and in {data_dir})")], "missing file"
+    )
+
+
 class PrecomputedFeatures(RetrievalAdapter):
-    """Embeddings computed elsewhere (for example by Chinese-CLIP's extract_features.py)."""
+    """Embeddings computed elsewhere (for example by Chinese-CLIP's extract_features.py).
+
+    Relative paths are looked up in the current directory, then in the task's data
+    directory (``--data-dir``, or the card's), which the run passes as ``data_dir``."""
 
     def __init__(
         self,
@@ -108,7 +126,12 @@ class PrecomputedFeatures(RetrievalAdapter):
         text_features: Path,
         image_ids: Path | None = None,
         text_ids: Path | None = None,
+        data_dir: Path | None = None,
     ):
+        image_features = locate(image_features, data_dir, "image_features")
+        text_features = locate(text_features, data_dir, "text_features")
+        image_ids = locate(image_ids, data_dir, "image_ids") if image_ids is not None else None
+        text_ids = locate(text_ids, data_dir, "text_ids") if text_ids is not None else None
         self.paths = [p for p in (image_features, text_features, image_ids, text_ids) if p is not None]
         self.images = load_feature_table(image_features, image_ids, ("image_id", "item_id"))
         self.texts = load_feature_table(text_features, text_ids, ("text_id", "query_id"))
