@@ -118,7 +118,7 @@ def test_run_sample_task_with_procedural_and_random_judge(tmp_path: Path) -> Non
     )
     assert result.exit_code == 0, result.output
     document = json.loads((out / "results.json").read_text())
-    assert set(document["metrics"]) == {"clip_score", "r_precision"}
+    assert set(document["metrics"]) == {"clip_score", "r_precision", "cmmd"}
     assert document["protocol"]["judge"]["model"]["adapter"] == "random"
     assert document["main_metric"] is None  # FID needs the weights
     assert any("pt_inception-2015-12-05-6726825d.pth" in n for n in document["notes"])
