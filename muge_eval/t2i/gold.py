@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +23,13 @@ class T2IGold:
     texts: dict[str, str]
     real_images: Path | None
     fingerprint: str
+    real_sha256: str | None = None
 
     def limited(self, limit: int | None) -> T2IGold:
         if limit is None or limit >= len(self.ids):
             return self
         kept = self.ids[:limit]
-        return T2IGold(self.file, kept, {i: self.texts[i] for i in kept}, self.real_images, self.fingerprint)
+        return dataclasses.replace(self, ids=kept, texts={i: self.texts[i] for i in kept})
 
 
 def description_file(data_dir: Path, split: str) -> Path:
@@ -91,8 +93,10 @@ def read_descriptions(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
 def load_gold(descriptions: Path, real_images: Path | None) -> T2IGold:
     ids, texts = read_descriptions(descriptions)
     parts = [descriptions.name, file_sha256(descriptions)]
+    real_sha256 = None
     if real_images is not None:
         if not real_images.is_file():
             raise InputError([Problem(str(real_images), "real image file not found")], "missing file")
-        parts += [real_images.name, file_sha256(real_images)]
-    return T2IGold(str(descriptions), ids, texts, real_images, text_fingerprint(*parts))
+        real_sha256 = file_sha256(real_images)
+        parts += [real_images.name, real_sha256]
+    return T2IGold(str(descriptions), ids, texts, real_images, text_fingerprint(*parts), real_sha256)

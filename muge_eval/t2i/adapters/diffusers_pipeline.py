@@ -1,6 +1,7 @@
 """``diffusers``: any text-to-image ``DiffusionPipeline``, from a local directory (saved
 with ``save_pretrained``) or a hub id. Each prompt gets its own ``torch.Generator`` seeded
-with the item's seed, so an image does not depend on its batch."""
+with the item's seed, so an image does not depend on its batch. Under ``torchrun`` each
+rank loads the pipeline on its own GPU and draws its share of the prompts."""
 
 from __future__ import annotations
 
