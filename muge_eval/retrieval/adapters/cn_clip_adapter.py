@@ -16,6 +16,7 @@ from typing import Any
 
 from muge_eval.data.image_transform import SQUASH, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
+from muge_eval.retrieval.adapters.text_rules import CHINESE_CLIP
 from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 52
@@ -131,12 +132,13 @@ class CNCLIP(TorchRetrievalAdapter):
         dtype: str = "float32",
         batch_size: int | None = None,
         preprocess: str = SQUASH,
-        jpeg_draft: bool = True,
+        jpeg_draft: bool = False,
         autocast: str | None = None,
         decode: str = "cpu",
+        text_preprocess: str = CHINESE_CLIP,
         context_length: int = CONTEXT_LENGTH,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode, text_preprocess)
         require("cn_clip", "cn-clip")
         if name is not None and (vision_config or text_config):
             raise UsageError("cn-clip: give either name=... or vision_config=/text_config=, not both")

@@ -9,6 +9,7 @@ from typing import Any
 from muge_eval.data.image_transform import SQUASH, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.hub import cache_only, not_cached_message
+from muge_eval.retrieval.adapters.text_rules import CHINESE_CLIP
 from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 52
@@ -30,12 +31,13 @@ class HFChineseCLIP(TorchRetrievalAdapter):
         dtype: str = "float32",
         batch_size: int | None = None,
         preprocess: str = SQUASH,
-        jpeg_draft: bool = True,
+        jpeg_draft: bool = False,
         autocast: str | None = None,
         decode: str = "cpu",
+        text_preprocess: str = CHINESE_CLIP,
         context_length: int = CONTEXT_LENGTH,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode, text_preprocess)
         require("transformers", "torch")
         from transformers import ChineseCLIPModel, ChineseCLIPProcessor
 
