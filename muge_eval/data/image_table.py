@@ -36,32 +36,31 @@ def _unwrap_generation_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def image_table_from_tsv(path: Path, id_kind: str, sha256: str, cache_dir: Path | None = None) -> Any:
-    """A `datasets.Dataset` with columns image_id, image (lazy), line (1-based TSV line),
-    converted once into the cache root's ``datasets`` folder (``cache_dir`` overrides the root)."""
+def _table(generator: Any, gen_kwargs: dict[str, Any], id_type: str, cache_dir: Path | None) -> Any:
+    """A table of image_id, image (lazy), line from ``generator``, cached under its kwargs."""
     import datasets
 
-    if not path.is_file():
-        raise InputError([Problem(str(path), "image file not found")], "missing file")
     features = datasets.Features(
-        {
-            "image_id": datasets.Value("int64" if id_kind == "int" else "string"),
-            "image": datasets.Image(),
-            "line": datasets.Value("int64"),
-        }
+        {"image_id": datasets.Value(id_type), "image": datasets.Image(), "line": datasets.Value("int64")}
     )
     try:
         return datasets.Dataset.from_generator(
-            _rows,
-            features=features,
-            gen_kwargs={"path": str(path.resolve()), "id_kind": id_kind, "sha256": sha256},
-            cache_dir=str(cache_folder("datasets", cache_dir)),
+            generator, features=features, gen_kwargs=gen_kwargs, cache_dir=str(cache_folder("datasets", cache_dir))
         )
     except Exception as exc:  # datasets re-raises generator errors wrapped
         inner = _unwrap_generation_error(exc)
         if inner is not exc:
             raise inner from None
         raise
+
+
+def image_table_from_tsv(path: Path, id_kind: str, sha256: str, cache_dir: Path | None = None) -> Any:
+    """A `datasets.Dataset` with columns image_id, image (lazy), line (1-based TSV line),
+    converted once into the cache root's ``datasets`` folder (``cache_dir`` overrides the root)."""
+    if not path.is_file():
+        raise InputError([Problem(str(path), "image file not found")], "missing file")
+    kwargs = {"path": str(path.resolve()), "id_kind": id_kind, "sha256": sha256}
+    return _table(_rows, kwargs, "int64" if id_kind == "int" else "string", cache_dir)
 
 
 def check_columns(table: Any, required: tuple[str, ...], where: str) -> None:
@@ -124,20 +123,5 @@ def image_table_from_files(
     """Like ``image_table_from_tsv`` for images kept as files (one per image): the bytes
     are copied into an Arrow table once, keyed by ``fingerprint`` (the annotation and the
     files' names, sizes and times). ``line`` is where the annotation names each image."""
-    import datasets
-
-    features = datasets.Features(
-        {"image_id": datasets.Value("int64"), "image": datasets.Image(), "line": datasets.Value("int64")}
-    )
-    try:
-        return datasets.Dataset.from_generator(
-            _file_rows,
-            features=features,
-            gen_kwargs={"ids": ids, "paths": [str(p) for p in paths], "lines": lines, "fingerprint": fingerprint},
-            cache_dir=str(cache_folder("datasets", cache_dir)),
-        )
-    except Exception as exc:  # datasets re-raises generator errors wrapped
-        inner = _unwrap_generation_error(exc)
-        if inner is not exc:
-            raise inner from None
-        raise
+    kwargs = {"ids": ids, "paths": [str(p) for p in paths], "lines": lines, "fingerprint": fingerprint}
+    return _table(_file_rows, kwargs, "int64", cache_dir)

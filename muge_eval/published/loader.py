@@ -74,6 +74,14 @@ class _Checker:
         for name in sorted(set(doc) - allowed):
             self.add(file, f"{where}.{name}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
 
+    def mapping(self, doc: Any, allowed: set[str], file: str, where: str) -> bool:
+        """Whether ``doc`` is a mapping (a problem if not); its unknown fields are problems."""
+        if not isinstance(doc, dict):
+            self.add(file, where, "must be a mapping")
+            return False
+        self.unknown(doc, allowed, file, where)
+        return True
+
 
 def _read(path: Path) -> Any:
     try:
@@ -84,10 +92,8 @@ def _read(path: Path) -> Any:
 
 def _source(key: str, doc: Any, file: str, check: _Checker) -> Source | None:
     where = f"sources.{key}"
-    if not isinstance(doc, dict):
-        check.add(file, where, "must be a mapping")
+    if not check.mapping(doc, SOURCE_FIELDS, file, where):
         return None
-    check.unknown(doc, SOURCE_FIELDS, file, where)
     title = check.text(doc, "title", file, where) or key
     kind = check.choice(doc, "kind", SOURCE_KINDS, file, where)
     measured_by = check.choice(doc, "measured_by", MEASURED_BY, file, where)
@@ -113,10 +119,8 @@ def _source(key: str, doc: Any, file: str, check: _Checker) -> Source | None:
 
 def _model(key: str, doc: Any, file: str, check: _Checker) -> ModelInfo | None:
     where = f"models.{key}"
-    if not isinstance(doc, dict):
-        check.add(file, where, "must be a mapping")
+    if not check.mapping(doc, MODEL_FIELDS, file, where):
         return None
-    check.unknown(doc, MODEL_FIELDS, file, where)
     name = check.text(doc, "name", file, where) or key
     family = check.text(doc, "family", file, where) or key
     names = ("parameters", "vision", "text", "released", "adapter")

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from muge_eval.data.image_transform import ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.hub import cache_only, not_cached_message
-from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
+from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, path_fingerprint, require
 
 
 def pooled(output: Any) -> Any:
@@ -30,6 +30,24 @@ def hub_local_path(model_id: str, revision: str | None) -> Path | None:
         return Path(snapshot_download(model_id, revision=revision, local_files_only=True))
     except Exception:  # not in the local hub cache: fall back to the id and revision
         return None
+
+
+def hub_fingerprint(model_id: str, revision: str | None) -> str:
+    """The content hash of a model's files when they are local, else its id and revision."""
+    local = hub_local_path(model_id, revision)
+    return path_fingerprint(local) if local is not None else f"hf:{model_id}@{revision or 'main'}"
+
+
+def processor_transform(adapter: TorchRetrievalAdapter, image_processor: Any, resolution: int) -> ImageTransform:
+    """The adapter's image transform at ``resolution`` with the processor's mean and std."""
+    return ImageTransform(
+        resolution=resolution,
+        mode=adapter.preprocess,
+        mean=tuple(float(v) for v in image_processor.image_mean),  # type: ignore[arg-type]
+        std=tuple(float(v) for v in image_processor.image_std),  # type: ignore[arg-type]
+        draft=adapter.jpeg_draft,
+        decode=adapter.decode,
+    )
 
 
 def load_pretrained(factory: Any, model_id: str, revision: str | None, what: str, **kwargs: Any) -> Any:
@@ -80,15 +98,8 @@ class HFDualEncoder(TorchRetrievalAdapter):
         model_class = getattr(transformers, self.model_class)
         loaded = load_pretrained(model_class, model, revision, self.family, dtype=self.dtype)
         self.model = loaded.to(self.device).eval()
-        image_processor = self.processor.image_processor
-        self._transform = ImageTransform(
-            resolution=int(self.model.config.vision_config.image_size),
-            mode=self.preprocess,
-            mean=tuple(float(v) for v in image_processor.image_mean),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in image_processor.image_std),  # type: ignore[arg-type]
-            draft=self.jpeg_draft,
-            decode=self.decode,
-        )
+        resolution = int(self.model.config.vision_config.image_size)
+        self._transform = processor_transform(self, self.processor.image_processor, resolution)
 
     def image_transform(self) -> ImageTransform:
         return self._transform

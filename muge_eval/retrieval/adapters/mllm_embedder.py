@@ -19,7 +19,6 @@ Qwen3-VL-style embedders do. Everything that chooses the numbers is recorded.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +27,8 @@ from PIL import Image
 
 from muge_eval.errors import UsageError
 from muge_eval.models.base import RetrievalAdapter
-from muge_eval.retrieval.adapters.hf_dual import hub_local_path, load_pretrained
-from muge_eval.retrieval.adapters.torch_base import path_fingerprint, require, resolve_device, torch_dtype
+from muge_eval.retrieval.adapters.hf_dual import hub_fingerprint, load_pretrained
+from muge_eval.retrieval.adapters.torch_base import require, resolve_device, torch_dtype
 
 TEMPLATE = (
     "<|im_start|>system\n{instruction}<|im_end|>\n<|im_start|>user\n{content}<|im_end|>\n"
@@ -111,8 +110,7 @@ class MLLMEmbedder(RetrievalAdapter):
 
     def fingerprint(self) -> str | None:
         if self._fingerprint is None:
-            local: Path | None = hub_local_path(self.model_id, self.revision)
-            self._fingerprint = path_fingerprint(local) if local is not None else f"hf:{self.model_id}"
+            self._fingerprint = hub_fingerprint(self.model_id, self.revision)
         return self._fingerprint
 
     def protocol(self) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from PIL import Image
 
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.models.base import RetrievalAdapter
-from muge_eval.retrieval.adapters.hf_dual import hub_local_path
-from muge_eval.retrieval.adapters.torch_base import path_fingerprint, require, resolve_device
+from muge_eval.retrieval.adapters.hf_dual import hub_fingerprint
+from muge_eval.retrieval.adapters.torch_base import require, resolve_device
 
 
 def _load(model_id: str, device: str, trust_remote_code: bool) -> Any:
@@ -72,12 +72,8 @@ class SentenceTransformersAdapter(RetrievalAdapter):
 
     def fingerprint(self) -> str | None:
         if self._fingerprint is None:
-            parts = []
-            for model_id in (self.model_id, self.image_model_id):
-                if model_id:
-                    local = hub_local_path(model_id, None)
-                    parts.append(path_fingerprint(local) if local is not None else f"hf:{model_id}")
-            self._fingerprint = text_fingerprint(*parts)
+            models = [m for m in (self.model_id, self.image_model_id) if m]
+            self._fingerprint = text_fingerprint(*(hub_fingerprint(m, None) for m in models))
         return self._fingerprint
 
     def protocol(self) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from typing import Any
 
 from muge_eval.data.image_transform import PROCESSOR, ImageTransform
 from muge_eval.fingerprint import text_fingerprint
-from muge_eval.retrieval.adapters.hf_dual import hub_local_path, load_pretrained, pooled
+from muge_eval.retrieval.adapters.hf_dual import hub_fingerprint, load_pretrained, pooled, processor_transform
 from muge_eval.retrieval.adapters.text_rules import NONE
-from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, path_fingerprint, require
+from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
 
 CONTEXT_LENGTH = 512
 
@@ -58,25 +58,18 @@ class TaiyiCLIP(TorchRetrievalAdapter):
         image_processor = load_pretrained(CLIPImageProcessor, vision_model, None, "taiyi-clip vision tower")
         vision = load_pretrained(CLIPModel, vision_model, None, "taiyi-clip vision tower", dtype=self.dtype)
         self.vision_encoder = vision.to(self.device).eval()
-        self._transform = ImageTransform(
-            resolution=int(vision.config.vision_config.image_size),
-            mode=self.preprocess,
-            mean=tuple(float(v) for v in image_processor.image_mean),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in image_processor.image_std),  # type: ignore[arg-type]
-            draft=self.jpeg_draft,
-            decode=self.decode,
-        )
+        self._transform = processor_transform(self, image_processor, int(vision.config.vision_config.image_size))
 
     def image_transform(self) -> ImageTransform:
         return self._transform
 
     def fingerprint(self) -> str | None:
         if self._fingerprint is None:
-            parts = []
-            for model_id, revision in ((self.text_model_id, self.revision), (self.vision_model_id, None)):
-                local = hub_local_path(model_id, revision)
-                parts.append(path_fingerprint(local) if local is not None else f"hf:{model_id}@{revision or 'main'}")
-            self._fingerprint = text_fingerprint(*parts)
+            text, vision = (
+                hub_fingerprint(self.text_model_id, self.revision),
+                hub_fingerprint(self.vision_model_id, None),
+            )
+            self._fingerprint = text_fingerprint(text, vision)
         return self._fingerprint
 
     def _identity(self) -> str:
