@@ -72,7 +72,8 @@ def build_taiyi(directory: Path, seed: int = 0) -> tuple[Path, Path]:
 def build_sentence_transformers(directory: Path, seed: int = 0) -> tuple[Path, Path]:
     """Multilingual-CLIP style: (a BERT text model distilled to 16 dims, a CLIP image model)."""
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
     from transformers import BertConfig, BertModel, BertTokenizer, CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
 
     torch.manual_seed(seed)
