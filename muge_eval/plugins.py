@@ -52,6 +52,30 @@ BUILTIN_MODELS = {
         "muge_eval.retrieval.adapters.open_clip_adapter:OpenCLIP",
         "retrieval: open_clip multilingual models by name and pretrained tag or file (needs open_clip)",
     ),
+    "qa-clip": (
+        "muge_eval.retrieval.adapters.qa_clip:QACLIP",
+        "retrieval: QA-CLIP's Chinese-CLIP-compatible checkpoints (QA-CLIP-*.pt; needs cn_clip)",
+    ),
+    "altclip": (
+        "muge_eval.retrieval.adapters.hf_altclip:HFAltCLIP",
+        "retrieval: transformers AltCLIPModel (BAAI/AltCLIP...) from a directory or hub id",
+    ),
+    "taiyi-clip": (
+        "muge_eval.retrieval.adapters.taiyi_clip:TaiyiCLIP",
+        "retrieval: Taiyi-CLIP, a Chinese BERT text tower with an OpenAI CLIP vision tower",
+    ),
+    "sentence-transformers": (
+        "muge_eval.retrieval.adapters.sentence_transformers_adapter:SentenceTransformersAdapter",
+        "retrieval: sentence-transformers image-text models (multilingual CLIP, jina-clip style)",
+    ),
+    "mllm-embedder": (
+        "muge_eval.retrieval.adapters.mllm_embedder:MLLMEmbedder",
+        "retrieval: multimodal-LLM embedders with an instruction (GME-Qwen2-VL style, transformers)",
+    ),
+    "openai-embeddings": (
+        "muge_eval.retrieval.adapters.openai_embeddings:OpenAIEmbeddings",
+        "retrieval: an OpenAI-compatible /v1/embeddings server (texts; images as vLLM chat embeddings)",
+    ),
     "hf-captioner": (
         "muge_eval.caption.adapters.hf_captioner:HFCaptioner",
         "caption: local/hub transformers image-to-text",

@@ -15,7 +15,8 @@ CHARS = "新款黄色双肩包白的抱枕台灯红蓝绿黑灰粉紫男女童�
 
 
 def write_vocab(path: Path) -> Path:
-    tokens = SPECIAL + sorted(set(CHARS)) + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    # '"' is in Chinese BERT vocabularies, the curly quotes are not (they become [UNK]).
+    tokens = SPECIAL + ['"'] + sorted(set(CHARS)) + [chr(c) for c in range(ord("a"), ord("z") + 1)]
     path.write_text("\n".join(tokens) + "\n", encoding="utf-8")
     return path
 

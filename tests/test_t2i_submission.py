@@ -33,6 +33,21 @@ def test_both_description_spellings(tmp_path: Path) -> None:
         description_file(tmp_path / "a", "test")
 
 
+def test_official_val_file_names_serve_the_valid_split(tmp_path: Path) -> None:
+    # The released MUGE T2I zip names its validation files T2I_val.*; cards say "valid".
+    ids = write_dataset(tmp_path / "data", 3)
+    for name in ("T2I_valid.text.tsv", "T2I_valid.img.tsv"):
+        (tmp_path / "data" / name).rename(tmp_path / "data" / name.replace("valid", "val"))
+    path = description_file(tmp_path / "data", "valid")
+    assert path.name == "T2I_val.text.tsv" and real_images_beside(path) == tmp_path / "data" / "T2I_val.img.tsv"
+    good = write_submission(tmp_path / "sub.tsv", ids)
+    args = ["--task", "muge-t2i", "--data-dir", str(tmp_path / "data"), "--image-size", "32"]
+    result = CliRunner().invoke(main, ["validate", str(good), *args])
+    assert result.exit_code == 0, result.output
+    with pytest.raises(InputError, match=r"T2I_val\.text\.tsv or T2I_val\.txt\.tsv or T2I_valid\.text\.tsv"):
+        description_file(tmp_path / "empty", "valid") if (tmp_path / "empty").mkdir() is None else None
+
+
 def test_bad_description_lines(tmp_path: Path) -> None:
     path = tmp_path / "T2I_valid.text.tsv"
     path.write_text("\ufeff1\t红色帽子\n\n2\n3\t\n1\t again\n", encoding="utf-8")

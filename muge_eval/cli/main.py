@@ -21,6 +21,8 @@ COMMANDS = {
     "submit": ("muge_eval.cli.board_commands:submit_command", "Check a results file and store it on a board."),
     "leaderboard": ("muge_eval.cli.board_commands:leaderboard_group", "Build the static leaderboard site of a board."),
     "regress": ("muge_eval.cli.regress_command:regress_command", "Compare results with a golden results file."),
+    "published": ("muge_eval.cli.published_commands:published_command", "List published retrieval results."),
+    "compare": ("muge_eval.cli.published_commands:compare_command", "Put a run's metrics next to published ones."),
     "tasks": ("muge_eval.cli.info_commands:tasks_command", "List the registered tasks."),
     "task-types": ("muge_eval.cli.info_commands:task_types_command", "Describe the registered task types."),
     "models": ("muge_eval.cli.info_commands:models_command", "List the registered model adapters."),

@@ -45,6 +45,27 @@ def regression_options(func: F) -> F:
     return func
 
 
+def read_golden(expected: str, registered: Any = None) -> dict[str, Any]:
+    """A golden results file, or ``published:ID``: a published entry as a golden file."""
+    if expected.startswith("published:"):
+        from muge_eval.published import find_published
+        from muge_eval.published.golden import golden_document
+
+        return golden_document(find_published(expected.removeprefix("published:")))
+    from muge_eval.results import read_results
+
+    return read_results(Path(expected), registered)
+
+
+def _published_tolerances(expected: Mapping[str, Any], tolerances: tuple[str, ...]) -> tuple[str, ...]:
+    """Against a published entry, the default tolerance is the rounding of its numbers."""
+    from muge_eval.published import find_published
+
+    if any("=" not in item for spec in tolerances for item in spec.split(",") if item.strip()):
+        return tolerances
+    return (str(find_published(expected["published"]).tolerance), *tolerances)
+
+
 def check_against_golden(
     expected: Mapping[str, Any],
     actual: Mapping[str, Any],
@@ -53,18 +74,37 @@ def check_against_golden(
     summary_path: Path | None,
 ) -> int:
     """Print the comparison and return the exit code (0 pass, 1 regression, 3 not comparable)."""
+    from muge_eval.regress.compare import IDENTITY_FIELDS
     from muge_eval.tasktypes.catalog import TaskTypeCatalog
 
     task_type = str(expected["task"]["type"])
     identity_keys = TaskTypeCatalog().identity_keys(task_type)
     if identity_keys is None:
         click.echo(f"warning: task type {task_type!r} is not installed: protocol differences only warn", err=True)
+    identity_fields: Any = IDENTITY_FIELDS
+    if "published" in expected:
+        from muge_eval.published.compare import measured_metrics
+        from muge_eval.published.golden import IDENTITY_FIELDS as PUBLISHED_FIELDS
+
+        identity_fields, identity_keys = PUBLISHED_FIELDS, ()
+        actual = {**actual, "metrics": measured_metrics(actual)}
+        tolerances = _published_tolerances(expected, tolerances)
+        click.echo(f"golden: published result {expected['published']}")
     comparison = compare_results(
-        expected, actual, parse_tolerances(tolerances), fail_on_improvement, identity_keys or ()
+        expected,
+        actual,
+        parse_tolerances(tolerances),
+        fail_on_improvement,
+        identity_keys or (),
+        identity_fields,
+        report_new="published" not in expected,
     )
     click.echo(text_table(comparison))
-    for warning in comparison.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    if "published" in expected:  # a publication states no protocol keys: `compare` lists the differences
+        click.echo("protocol: see `muge-eval compare --published ID` for the differences that could explain a gap")
+    else:
+        for warning in comparison.warnings:
+            click.echo(f"warning: {warning}", err=True)
     verdict = summary(comparison)
     click.echo(verdict, err=not comparison.passed)
     if summary_path is not None:
@@ -77,11 +117,16 @@ def check_against_golden(
 
 
 @click.command("regress")
-@click.option("--expected", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Golden results file.")
+@click.option(
+    "--expected",
+    required=True,
+    metavar="FILE|published:ID",
+    help="Golden results file, or published:ID for a published result (see `muge-eval published`).",
+)
 @click.option("--actual", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results to check.")
 @regression_options
 def regress_command(
-    expected: Path, actual: Path, tolerances: tuple[str, ...], fail_on_improvement: bool, summary_path: Path | None
+    expected: str, actual: Path, tolerances: tuple[str, ...], fail_on_improvement: bool, summary_path: Path | None
 ) -> None:
     """Compare results with a golden results file, metric by metric.
 
@@ -90,17 +135,23 @@ def regress_command(
     task, task version, split, dataset fingerprint, --limit, or a protocol setting its task
     type declares identity-defining, such as caption's tokenizer).
 
+    Against a published result (published:ID) only the task card, split and --limit must
+    match, and the default tolerance is the rounding of the published numbers (0.05 for
+    one decimal); `muge-eval compare` lists the protocol differences.
+
     \b
     Examples:
       muge-eval regress --expected golden.json --actual muge-results/t/m/results.json
       muge-eval regress --expected golden.json --actual results.json --tolerance 0.01,cider_d=0.5
+      muge-eval regress --expected published:chinese-clip-results/cn-clip-vit-b-16/muge/valid/t2i/zero-shot \
+          --actual results.json --tolerance 1.0
     """
     from muge_eval.plugins import task_type_registry
     from muge_eval.results import read_results
 
     registered = task_type_registry().names()
     code = check_against_golden(
-        read_results(expected, registered),
+        read_golden(expected, registered),
         read_results(actual, registered),
         tolerances,
         fail_on_improvement,

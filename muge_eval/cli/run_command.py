@@ -100,9 +100,10 @@ class BatchSize(click.ParamType):
 @click.option(
     "--expect",
     "golden",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE|published:ID",
     default=None,
-    help="Golden results file: after the run, compare as `muge-eval regress` does and fail on a regression.",
+    help="Golden results file (or published:ID): after the run, compare as `muge-eval regress` does and "
+    "fail on a regression.",
 )
 @regression_options
 @tasks_dir_option
@@ -127,7 +128,7 @@ def run_command(
     num_workers: int | None,
     no_embedding_cache: bool,
     chunk_size: int | None,
-    golden: Path | None,
+    golden: str | None,
     tolerances: tuple[str, ...],
     fail_on_improvement: bool,
     summary_path: Path | None,
@@ -157,7 +158,6 @@ def run_command(
     from muge_eval.models.factory import ModelRequest
     from muge_eval.progress import Progress
     from muge_eval.regress.tolerance import parse_tolerances
-    from muge_eval.results import read_results
     from muge_eval.runner import default_output_dir
     from muge_eval.specs import RunConfig
     from muge_eval.tasktypes.loading import load_task
@@ -166,7 +166,12 @@ def run_command(
     names = task_names(task_values)
     if golden is not None and len(names) > 1:
         raise UsageError("--expect compares one task's results: run one task with it")
-    expected = read_results(golden) if golden is not None else None
+    if golden is not None:
+        from muge_eval.cli.regress_command import read_golden
+
+        expected = read_golden(golden)
+    else:
+        expected = None
     parse_tolerances(tolerances)
     registries = registries_for(tasks_dirs)
     shared_args = parse_key_values(task_args, "--task-args")

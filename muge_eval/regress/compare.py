@@ -7,7 +7,7 @@ as caption's tokenizer) is an error, never a pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,12 +81,17 @@ def _identity_key(key: str, identity_keys: tuple[str, ...]) -> bool:
 
 
 def identity_mismatches(
-    expected: Mapping[str, Any], actual: Mapping[str, Any], identity_keys: tuple[str, ...] = ()
+    expected: Mapping[str, Any],
+    actual: Mapping[str, Any],
+    identity_keys: tuple[str, ...] = (),
+    identity_fields: Sequence[tuple[str, tuple[str, ...]]] = IDENTITY_FIELDS,
 ) -> list[str]:
     """What makes the two runs incomparable: task, split, dataset, partial runs, and the
-    protocol keys the task type declares (``identity_keys``, dotted prefixes)."""
+    protocol keys the task type declares (``identity_keys``, dotted prefixes).
+    ``identity_fields`` narrows the fields for a golden file that states fewer (a
+    published entry)."""
     problems = []
-    for label, path in IDENTITY_FIELDS:
+    for label, path in identity_fields:
         want, got = _get(expected, path), _get(actual, path)
         if want != got:
             problems.append(f"{label} differs: expected {want!r}, actual {got!r}")
@@ -127,15 +132,18 @@ def compare_results(
     tolerances: Tolerances,
     two_sided: bool = False,
     identity_keys: tuple[str, ...] = (),
+    identity_fields: Sequence[tuple[str, tuple[str, ...]]] = IDENTITY_FIELDS,
+    report_new: bool = True,
 ) -> Comparison:
     """Every metric of the golden file against the run; a worse value beyond tolerance fails.
-    ``identity_keys`` are the task type's incomparable protocol keys."""
+    ``identity_keys`` are the task type's incomparable protocol keys; ``report_new`` lists
+    the run's metrics the golden file does not have."""
     unknown = sorted(set(tolerances.per_metric) - set(expected["metrics"]))
     if unknown:
         raise UsageError(
             f"--tolerance names {', '.join(unknown)}, not metrics of the golden file ({', '.join(expected['metrics'])})"
         )
-    mismatches = identity_mismatches(expected, actual, identity_keys)
+    mismatches = identity_mismatches(expected, actual, identity_keys, identity_fields)
     rows = []
     for name, want in expected["metrics"].items():
         info = expected["metric_info"].get(name, {})
@@ -148,7 +156,7 @@ def compare_results(
         verdict = MISSING if got is None else _verdict(float(want), float(got), tolerance, higher, two_sided)
         value = None if got is None else float(got)
         rows.append(MetricComparison(name, float(want), value, tolerance, higher, verdict))
-    for name, got in actual["metrics"].items():
+    for name, got in actual["metrics"].items() if report_new else ():
         if name not in expected["metrics"]:
             info = actual["metric_info"].get(name, {})
             rows.append(MetricComparison(name, None, float(got), 0.0, bool(info.get("higher_is_better", True)), NEW))

@@ -1,8 +1,10 @@
-"""Loading a retrieval split from a local directory (either layout), a saved `datasets`
-directory, or a `datasets` hub repository."""
+"""Loading a retrieval split from a local directory (the MUGE or Chinese-CLIP layout, or
+a caption set's released files: ``released_data``), a saved `datasets` directory, or a
+`datasets` hub repository."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import directory_fingerprint, file_sha256, text_fingerprint
 from muge_eval.io.jsonl import is_json_int
 from muge_eval.retrieval.gold import GoldQueries, read_gold_queries
+from muge_eval.retrieval.released_data import load_released
+from muge_eval.retrieval.released_layouts import LAYOUTS
 from muge_eval.retrieval.schema import layouts_for
 from muge_eval.specs import DatasetInfo
 
@@ -27,6 +31,16 @@ class RetrievalData:
     info: DatasetInfo
     # Where the images came from, as problems about one image should name it.
     images_source: str = ""
+    # The names in the released files of the ids (kind, id, name), when ids were assigned.
+    id_names: tuple[tuple[str, int, str], ...] = ()
+
+
+def released_format(card: TaskCard, data_dir: Path, split: str) -> bool:
+    """Whether the card's split is read from released caption files (not the MUGE or
+    Chinese-CLIP layout, which a COCO-CN directory may also hold)."""
+    if card.data.format not in LAYOUTS:
+        return False
+    return not any((data_dir / lay.texts).is_file() for lay in layouts_for(split))
 
 
 def find_local_files(data_dir: Path, split: str) -> tuple[str, Path, Path]:
@@ -61,11 +75,36 @@ def _gold_from_table(table: Any, where: str) -> GoldQueries:
     return GoldQueries(where, tuple(ids), texts, relevant)
 
 
-def load_retrieval_data(card: TaskCard, split: str, data_dir: Path | None, cache_dir: Path | None) -> RetrievalData:
+def _load_released(
+    card: TaskCard, split: str, data_dir: Path, cache_dir: Path | None, settings: Mapping[str, Any]
+) -> RetrievalData:
+    loaded = load_released(card.data.format, data_dir, split, settings, cache_dir)
+    info = DatasetInfo(
+        source=describe_local_source(data_dir),
+        format=f"{card.data.format}/{loaded.layout.name}",
+        split=split,
+        fingerprint=loaded.fingerprint,
+        num_items={"queries": len(loaded.gold.ids), "images": len(loaded.image_ids)},
+        files=tuple(
+            str(f.relative_to(data_dir)) if f.is_relative_to(data_dir) else f.name for f in loaded.captions.files
+        ),
+    )
+    return RetrievalData(loaded.gold, loaded.table, loaded.image_ids, info, loaded.gold.file, loaded.id_names)
+
+
+def load_retrieval_data(
+    card: TaskCard,
+    split: str,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    settings: Mapping[str, Any] | None = None,
+) -> RetrievalData:
     source = card.data.source
     if source == "local":
         if data_dir is None:
             raise UsageError(f"task {card.name!r} has no bundled data: pass --data-dir with the {split} files")
+        if released_format(card, data_dir, split):
+            return _load_released(card, split, data_dir, cache_dir, settings or {})
         layout, images_path, texts_path = find_local_files(data_dir, split)
         gold = read_gold_queries(texts_path)
         images_sha = file_sha256(images_path)

@@ -1,4 +1,5 @@
-"""The ``retrieval`` task type: MUGE MR, Flickr30K-CN, COCO-CN."""
+"""The ``retrieval`` task type: MUGE MR and the Chinese retrieval suite (Flickr30K-CN,
+Flickr30k-CNA, COCO-CN 1k/5k, AIC-ICC, XM3600-zh, XTD10-zh, LIT-CN, DCI-CN, DOCCI-CN)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from muge_eval.metrics.spec import MetricSpec
 from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
 from muge_eval.progress import Progress
 from muge_eval.retrieval.cache import IMAGES, TEXTS, embedding_identity
-from muge_eval.retrieval.data import RetrievalData, find_local_files, load_retrieval_data
+from muge_eval.retrieval.data import RetrievalData, find_local_files, load_retrieval_data, released_format
 from muge_eval.retrieval.gold import GoldQueries, invert_gold, read_gold_queries
 from muge_eval.retrieval.metrics import BASE_METRICS, DIRECTION_PREFIX, metric_key, retrieval_metric_specs
 from muge_eval.retrieval.ranking import BACKENDS, choose_backend, exact_topk, l2_normalize
+from muge_eval.retrieval.released_data import load_released_gold, write_id_names
+from muge_eval.retrieval.released_layouts import LAYOUTS, SPLIT_OPTIONS, find_annotation
 from muge_eval.retrieval.schema import DIRECTION_FIELDS, TOP_K
 from muge_eval.retrieval.scoring import score_rankings
+from muge_eval.retrieval.split_pin import SplitCheck, check_split, parse_pins
 from muge_eval.retrieval.submission import (
     RetrievalSubmission,
     prediction_file_name,
@@ -33,7 +37,7 @@ from muge_eval.retrieval.submission import (
 )
 from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome
 from muge_eval.tasktypes.base import SubmissionFormat, TaskType
-from muge_eval.tasktypes.options import TaskOption, one_of
+from muge_eval.tasktypes.options import TaskOption, as_positive_int, as_str, one_of
 
 TIE_RULE = "score descending, then pool position ascending"
 RECALL_RULE = "official MUGE rules: a query hits at k when any relevant id is in its first k predictions"
@@ -49,7 +53,7 @@ class RetrievalTask(TaskType):
     summary = "text-image retrieval: official MUGE Recall@1/5/10 and mean recall, mAP@10, nDCG@10"
     capability = RETRIEVAL
     adapter_protocols = (RetrievalAdapter,)
-    data_formats = ("muge-mr", "chinese-clip")
+    data_formats = ("muge-mr", "chinese-clip", *LAYOUTS)
     directions = ("text_to_image", "image_to_text")
     options: ClassVar[tuple[TaskOption, ...]] = (
         TaskOption(
@@ -59,6 +63,17 @@ class RetrievalTask(TaskType):
             one_of("auto", *BACKENDS),
             default="auto",
         ),
+        TaskOption(
+            "split_pins",
+            "what each split is: {split: {images, texts, images_sha256}} (a run records whether it matches)",
+            parse_pins,
+            default={},
+            user=False,
+        ),
+        TaskOption("first_images", "aic-icc: take the first N images of the annotation file", as_positive_int),
+        TaskOption("language", "xm3600 / xtd10: the caption language", as_str, default="zh"),
+        TaskOption("captions", "xm3600: all of an image's captions, or the first", one_of("all", "first"), "all"),
+        TaskOption("annotations", "image-caption-tsv: the annotation file name", as_str),
     )
     run_features = frozenset({"decode_workers", "skip_bad_images", "embedding_cache"})
     submission_formats = (
@@ -125,6 +140,9 @@ class RetrievalTask(TaskType):
         self, split: str, data_dir: Path | None, gold_path: Path | None, direction: str | None
     ) -> GoldQueries:
         self.check_split(split)
+        if gold_path is None and released_format(self.card, self.require_data_dir(data_dir), split):
+            gold = load_released_gold(self.card.data.format, self.require_data_dir(data_dir), split, self.settings)
+            return invert_gold(gold) if self._direction(direction) == "image_to_text" else gold
         if gold_path is None:
             _, _, gold_path = find_local_files(self.require_data_dir(data_dir), split)
         gold = read_gold_queries(gold_path, require_answers=True)
@@ -185,7 +203,11 @@ class RetrievalTask(TaskType):
         super().check_ready(config)
         choose_backend(self.settings["backend"])  # faiss asked for but not installed: fail now
         if self.card.data.source == "local":
-            find_local_files(self.require_data_dir(config.data_dir), config.split)
+            directory = self.require_data_dir(config.data_dir)
+            if released_format(self.card, directory, config.split):
+                find_annotation(self.card.data.format, directory, config.split, self.settings)
+            else:
+                find_local_files(directory, config.split)
 
     def _drop_bad_images(
         self, data: RetrievalData, rows: TableImageRows, encoded: Encoded, model: RetrievalAdapter, config: RunConfig
@@ -207,6 +229,16 @@ class RetrievalTask(TaskType):
         data = dataclasses.replace(data, image_ids=kept_ids, info=info)
         return data, l2_normalize(encoded.embeddings[keep]), (note,)
 
+    def _split_check(self, data: RetrievalData, split: str) -> SplitCheck:
+        """The loaded split against the card's pin (counted before ``--limit``)."""
+        names: list[str | int] = [name for kind, _, name in data.id_names if kind == "image"]
+        keys = names or list(data.image_ids)
+        return check_split(keys, len(data.gold.ids), self.settings["split_pins"].get(split))
+
+    def _split_options(self) -> dict[str, Any]:
+        """The options that choose what a released format's split holds."""
+        return {name: self.settings[name] for name in SPLIT_OPTIONS.get(self.card.data.format, ())}
+
     def _limited_gold(self, gold: GoldQueries, limit: int | None) -> GoldQueries:
         """--limit: the first N queries; the pool stays whole."""
         if limit is None:
@@ -218,7 +250,10 @@ class RetrievalTask(TaskType):
     def _evaluate(self, model: Any, config: RunConfig, progress: Progress) -> TaskOutcome:
         assert isinstance(model, RetrievalAdapter)
         started = time.perf_counter()
-        data = load_retrieval_data(self.card, config.split, self.data_dir(config.data_dir), config.cache_dir)
+        data = load_retrieval_data(
+            self.card, config.split, self.data_dir(config.data_dir), config.cache_dir, self.settings
+        )
+        split_check = self._split_check(data, config.split)
         gold = self._limited_gold(data.gold, config.limit)
         if len(data.image_ids) < TOP_K:
             raise InputError(
@@ -243,6 +278,12 @@ class RetrievalTask(TaskType):
         samples: list[Mapping[str, Any]] = []
         predictions: list[PredictionFile] = []
         notes: list[str] = list(bad_notes)
+        if split_check.differences:
+            notes.append(
+                f"this {config.split} split is not the card's pinned one: {'; '.join(split_check.differences)}"
+            )
+        if data.id_names:
+            predictions.append(PredictionFile("ids.tsv", "ids", write_id_names(data.id_names)))
         for direction in self.run_directions:
             started = time.perf_counter()
             fields = DIRECTION_FIELDS[direction]
@@ -285,7 +326,8 @@ class RetrievalTask(TaskType):
                 {**s, "query_text": gold.texts[s["query_id"]]} if direction == "text_to_image" else s
                 for s in outcome.samples
             )
-        protocol = {**self.protocol(backend), "directions": list(self.run_directions)}
+        protocol = {**self.protocol(backend), "directions": list(self.run_directions), "split": split_check.recorded()}
+        protocol["split"]["options"] = self._split_options()
         if config.skip_bad_images:
             protocol["skipped_images"] = [i for i, ok in zip(encoded_ids, images.ok, strict=True) if not ok]
         return TaskOutcome(

@@ -32,15 +32,28 @@ class T2IGold:
         return dataclasses.replace(self, ids=kept, texts={i: self.texts[i] for i in kept})
 
 
+def file_prefixes(split: str) -> tuple[str, ...]:
+    """The file-name prefixes of a card split, the official one first.
+
+    The released MUGE T2I zip names its validation files ``T2I_val.*`` (the MUGE baseline
+    maps any split name starting with ``val`` to ``val``); cards call the split ``valid``
+    like the other MUGE tasks, so both spellings are accepted.
+    """
+    official = "val" if split.startswith("val") else split
+    return tuple(dict.fromkeys((official, split)))
+
+
 def description_file(data_dir: Path, split: str) -> Path:
     if not data_dir.is_dir():
         raise InputError([Problem(str(data_dir), "data directory not found")], "missing data")
-    for suffix in TEXT_SUFFIXES:
-        path = data_dir / f"T2I_{split}{suffix}"
+    names = [f"T2I_{prefix}{suffix}" for prefix in file_prefixes(split) for suffix in TEXT_SUFFIXES]
+    for name in names:
+        path = data_dir / name
         if path.is_file():
             return path
-    names = " or ".join(f"T2I_{split}{s}" for s in TEXT_SUFFIXES)
-    raise InputError([Problem(str(data_dir), f"no {split} descriptions here: expected {names}")], "missing data")
+    raise InputError(
+        [Problem(str(data_dir), f"no {split} descriptions here: expected {' or '.join(names)}")], "missing data"
+    )
 
 
 def real_images_beside(descriptions: Path) -> Path | None:

@@ -10,14 +10,17 @@ code runs.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from muge_eval.data.image_transform import SQUASH, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.io.jsonl import read_json_document
 from muge_eval.io.safe_json import JsonProblem, parse_json
 from muge_eval.models.torch_utils import require
+from muge_eval.retrieval.adapters.text_rules import CHINESE_CLIP
 from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter
 
 CONTEXT_LENGTH = 52
@@ -104,21 +107,35 @@ def cast_like_cn_clip(model: Any, dtype: Any) -> None:
     model.apply(cast)
 
 
-def _released_checkpoint(name: str | None, download_root: Path | None) -> Path:
-    """Where cn_clip's ``load_from_name`` keeps a released checkpoint (no download here)."""
+def released_files() -> dict[str, str]:
+    """cn_clip's released checkpoint file name of each model name."""
     from cn_clip.clip.utils import _MODELS
 
-    if name is None or name not in _MODELS:
-        raise UsageError("cn-clip: pass checkpoint=FILE (the .pt to evaluate)")
+    return {name: entry[1] for name, entry in _MODELS.items()}
+
+
+def released_checkpoint(name: str | None, download_root: Path | None, files: Mapping[str, str], label: str) -> Path:
+    """Where a released checkpoint is kept (cn_clip's ``load_from_name`` folder by default;
+    nothing is downloaded here)."""
+    if name is None or name not in files:
+        raise UsageError(f"{label}: pass checkpoint=FILE (the .pt to evaluate)")
     root = download_root or Path("~/.cache/clip").expanduser()
-    path = root / _MODELS[name][1]
+    path = root / files[name]
     if not path.is_file():
-        raise UsageError(f"cn-clip: no checkpoint given and {path} does not exist (pass checkpoint=FILE)")
+        raise UsageError(f"{label}: no checkpoint given and {path} does not exist (pass checkpoint=FILE)")
     return path
 
 
 class CNCLIP(TorchRetrievalAdapter):
     """Chinese-CLIP through the cn_clip package."""
+
+    # The adapter's registered name (in messages) and the model family (in the protocol).
+    label: ClassVar[str] = "cn-clip"
+    family: ClassVar[str] = "chinese-clip"
+
+    def released_files(self) -> Mapping[str, str]:
+        """The released checkpoint file of each model name."""
+        return released_files()
 
     def __init__(
         self,
@@ -131,26 +148,27 @@ class CNCLIP(TorchRetrievalAdapter):
         dtype: str = "float32",
         batch_size: int | None = None,
         preprocess: str = SQUASH,
-        jpeg_draft: bool = True,
+        jpeg_draft: bool = False,
         autocast: str | None = None,
         decode: str = "cpu",
+        text_preprocess: str = CHINESE_CLIP,
         context_length: int = CONTEXT_LENGTH,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode, text_preprocess)
         require("cn_clip", "cn-clip")
         if name is not None and (vision_config or text_config):
-            raise UsageError("cn-clip: give either name=... or vision_config=/text_config=, not both")
+            raise UsageError(f"{self.label}: give either name=... or vision_config=/text_config=, not both")
         if name is None and not (vision_config and text_config):
             known = ", ".join(NAMED_MODELS)
-            raise UsageError(f"cn-clip: pass name= (one of {known}) or vision_config= and text_config=")
+            raise UsageError(f"{self.label}: pass name= (one of {known}) or vision_config= and text_config=")
         if name is not None:
             if name not in NAMED_MODELS:
-                raise UsageError(f"cn-clip: unknown name {name!r} (known: {', '.join(NAMED_MODELS)})")
+                raise UsageError(f"{self.label}: unknown name {name!r} (known: {', '.join(NAMED_MODELS)})")
             vision_name, text_name = NAMED_MODELS[name]
             vision_config, text_config = _bundled_config(vision_name), _bundled_config(text_name)
         assert vision_config is not None and text_config is not None
         if checkpoint is None:
-            checkpoint = _released_checkpoint(name, download_root)
+            checkpoint = released_checkpoint(name, download_root, self.released_files(), self.label)
         from cn_clip.clip.model import CLIP
 
         info = {**_read_config(vision_config), **_read_config(text_config)}
@@ -183,7 +201,12 @@ class CNCLIP(TorchRetrievalAdapter):
         return f"cn_clip:{self.name}"
 
     def _model_protocol(self) -> dict[str, Any]:
-        return {"library": "cn_clip", "architecture": self.name, "context_length": self.context_length}
+        return {
+            "library": "cn_clip",
+            "family": self.family,
+            "architecture": self.name,
+            "context_length": self.context_length,
+        }
 
     def _image_features(self, pixels: Any) -> Any:
         return self.model.encode_image(pixels)

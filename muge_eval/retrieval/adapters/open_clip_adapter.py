@@ -10,6 +10,7 @@ from typing import Any
 from muge_eval.data.image_transform import PROCESSOR, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.models.torch_utils import require
+from muge_eval.retrieval.adapters.text_rules import NONE
 from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter
 
 # open_clip's names for whole-model casts ("fp16" there means OpenAI-style mixed weights).
@@ -28,11 +29,12 @@ class OpenCLIP(TorchRetrievalAdapter):
         dtype: str = "float32",
         batch_size: int | None = None,
         preprocess: str = PROCESSOR,
-        jpeg_draft: bool = True,
+        jpeg_draft: bool = False,
         autocast: str | None = None,
         decode: str = "cpu",
+        text_preprocess: str = NONE,
     ):
-        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode)
+        super().__init__(device, dtype, batch_size, preprocess, jpeg_draft, autocast, decode, text_preprocess)
         require("open_clip", "open-clip")
         import open_clip
 

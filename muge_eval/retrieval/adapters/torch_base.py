@@ -1,9 +1,14 @@
-"""Common base of the torch retrieval adapters (hf-chinese-clip, cn-clip, open-clip).
+"""Common base of the torch retrieval adapters (hf-chinese-clip, cn-clip, open-clip, ...).
 
 Subclasses load a model and implement ``_image_features`` (normalised float pixels on the
 device -> features) and ``_text_features`` (a list of strings -> features). This base
-handles device and dtype choice, inference mode, the shared image preprocessing, and the
-fingerprint and protocol recorded in results.
+handles device and dtype choice, inference mode, the shared image preprocessing, the
+family's text preprocessing (``text_rules``), and the fingerprint and protocol recorded in
+results.
+
+Defaults reproduce each family's published evaluation: JPEGs are decoded at full size
+(``jpeg_draft=False``; drafting is a faster opt-in that changes pixels) and texts get the
+family's own preprocessing.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from muge_eval.errors import UsageError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.models.base import RetrievalAdapter
 from muge_eval.models.torch_utils import path_fingerprint, require, resolve_device, torch_dtype
+from muge_eval.retrieval.adapters.text_rules import NONE, text_rule
 
 # Where `--batch-size auto` starts halving on a GPU.
 AUTO_BATCH_START = 1024
@@ -46,9 +52,10 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         dtype: str = "float32",
         batch_size: int | None = None,
         preprocess: str = SQUASH,
-        jpeg_draft: bool = True,
+        jpeg_draft: bool = False,
         autocast: str | None = None,
         decode: str = CPU_DECODE,
+        text_preprocess: str = NONE,
     ):
         require("torch", "torch")
         if preprocess not in MODES:
@@ -70,6 +77,7 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         self.jpeg_draft = jpeg_draft
         # JPEGs decoded by the DataLoader workers (cpu) or by torchvision on ``device``.
         self.decode = decode
+        self.text_rule = text_rule(text_preprocess)
         self._fingerprint: str | None = None
 
     # --- what subclasses provide -------------------------------------------------
@@ -111,6 +119,7 @@ class TorchRetrievalAdapter(RetrievalAdapter):
         return {
             **self._model_protocol(),
             **self.image_transform().describe(),
+            **self.text_rule.describe(),
             "dtype": self.dtype_name,
             "autocast": self.autocast,
             "normalisation": "L2",
@@ -144,7 +153,7 @@ class TorchRetrievalAdapter(RetrievalAdapter):
 
     def encode_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
         with self._inference():
-            return self._to_numpy(self._text_features(texts))
+            return self._to_numpy(self._text_features(self.text_rule(texts)))
 
     def auto_batch_size(self) -> int | None:
         """``--batch-size auto``: on a GPU, the largest power of two up to 1024 whose image
