@@ -115,13 +115,17 @@ class Registry(Generic[T]):
         return [entry.name for entry in self.entries()]
 
     def __contains__(self, name: object) -> bool:
+        if name in self._entries:  # entry points never replace a registered name
+            return True
         self._load_entry_points()
         return name in self._entries
 
     def get(self, name: str) -> T:
         """The object registered as ``name``, or the object at import path ``name``."""
-        self._load_entry_points()
         entry = self._entries.get(name)
+        if entry is None:  # entry points never replace a registered name: read them only now
+            self._load_entry_points()
+            entry = self._entries.get(name)
         if entry is None:
             if ":" in name:
                 return import_object(name)  # type: ignore[no-any-return,unused-ignore]

@@ -11,8 +11,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from muge_eval.cards import TaskCard
 from muge_eval.environment import describe_environment
 from muge_eval.errors import InputError, Problem, shorten
@@ -32,6 +30,8 @@ def load_schema() -> dict[str, Any]:
 
 def schema_problems(document: Any, file: str) -> list[Problem]:
     """Every schema violation, plus non-finite metric values, as problems."""
+    import jsonschema  # imported when a document is checked, not with this module (start-up)
+
     validator = jsonschema.Draft202012Validator(load_schema())
     problems = [
         Problem(file, shorten(error.message, 300), field="/".join(str(p) for p in error.absolute_path) or None)

@@ -13,7 +13,6 @@ from typing import Any
 
 from muge_eval.cache import cache_dir as cache_folder
 from muge_eval.errors import InputError, Problem
-from muge_eval.io.image_tsv import iter_image_tsv
 
 ID_KINDS = ("int", "str")
 
@@ -21,6 +20,8 @@ ID_KINDS = ("int", "str")
 def _rows(path: str, id_kind: str, sha256: str) -> Iterator[dict[str, Any]]:
     # sha256 is unused here but is part of gen_kwargs, so the cache key follows the content.
     del sha256
+    from muge_eval.io.image_tsv import iter_image_tsv  # PIL, only when a table is built
+
     items = iter_image_tsv(Path(path), int) if id_kind == "int" else iter_image_tsv(Path(path), str)
     for item in items:
         yield {"image_id": item.image_id, "image": {"bytes": item.data, "path": None}, "line": item.line}
