@@ -77,6 +77,8 @@ def build_results(
         document["files"] = dict(files)
     if outcome.notes:
         document["notes"] = list(outcome.notes)
+    if outcome.diagnostics:
+        document["diagnostics"] = dict(outcome.diagnostics)
     return document
 
 

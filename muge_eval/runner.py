@@ -61,7 +61,7 @@ def evaluate_task(
         request,
         task.capability,
         task.adapter_protocols,
-        {"seed": config.seed, "device": config.device},
+        {"seed": config.seed, "device": config.device, **task.adapter_defaults()},
     )
     config = resolve_batch_size(config, model)
     started = time.perf_counter()

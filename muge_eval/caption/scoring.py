@@ -9,6 +9,7 @@ from typing import Any
 
 from muge_eval.caption.metrics import ALL_METRICS, BLEU_KEYS, bleu_statistics_of, join_tokens, score_sentences
 from muge_eval.caption.pycocoevalcap_backend import score_sentences_pycocoevalcap
+from muge_eval.caption.style import style_diagnostics
 from muge_eval.caption.tokenizers import CaptionTokenizer, tokenize_all
 from muge_eval.environment import package_version
 from muge_eval.errors import UsageError
@@ -36,6 +37,8 @@ class ScoredCaptions:
     samples: tuple[Mapping[str, Any], ...]
     protocol: Mapping[str, Any]
     timings: Mapping[str, float]
+    diagnostics: Mapping[str, Any]
+    notes: tuple[str, ...]
 
 
 def caption_metric_specs() -> tuple[MetricSpec, ...]:
@@ -129,6 +132,7 @@ def score_captions(
         values = score_sentences(hyp_joined, ref_joined, metrics)
         bleu_stats = [list(row) for row in values.bleu_stats]
     scored = time.perf_counter()
+    style = style_diagnostics(hyp_texts, ref_texts, hyp_tokens, ref_tokens)
     samples = tuple(
         {
             "image_id": image_id,
@@ -137,6 +141,8 @@ def score_captions(
             "references": ref_texts[index],
             **{name: values.per_image[name][index] * SCALE for name in values.per_image},
             **({BLEU_STATS_FIELD: bleu_stats[index]} if bleu_stats else {}),
+            "caption_chars": style.per_image[index][0],
+            "reference_chars": style.per_image[index][1],
         }
         for index, image_id in enumerate(ids)
     )
@@ -145,4 +151,6 @@ def score_captions(
         samples=samples,
         protocol=scoring_protocol(tokenizer, list(values.corpus), len(ids), scorer),
         timings={"tokenize_s": tokenized - started, "score_s": scored - tokenized},
+        diagnostics={"style": dict(style.summary)},
+        notes=style.notes,
     )
