@@ -181,3 +181,14 @@ class ColourCaptioner:
 
     def cache_identity(self) -> str:
         return "colour-captioner-v1"
+
+
+def prompt_text(payload: dict[str, Any]) -> str:
+    """The text of the last user message of a chat request (the rubric, filled)."""
+    content = [m for m in payload["messages"] if m["role"] == "user"][0]["content"]
+    return next(part["text"] for part in content if part.get("type") == "text")
+
+
+def field_after(prompt: str, label: str) -> str:
+    """The line after ``label`` in a filled rubric (the candidate caption)."""
+    return prompt.split(label, 1)[1].lstrip("\n").split("\n", 1)[0]

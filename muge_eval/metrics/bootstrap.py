@@ -34,6 +34,17 @@ def _index_chunks(rows: int, items: int, resamples: int, seed: int) -> Iterator[
         yield start, rng.integers(0, items, size=(size, items))
 
 
+def resample_counts(
+    items: int, resamples: int, seed: int, rows: int = 1
+) -> Iterator[tuple[int, npt.NDArray[np.float64]]]:
+    """(first resample, how often each item is drawn in each of the next resamples): the
+    draws of ``bootstrap_means`` of ``rows`` rows, as counts of shape (resamples, items)."""
+    for start, index in _index_chunks(rows, items, resamples, seed):
+        size = len(index)
+        flat = (index + np.arange(size, dtype=np.int64)[:, None] * items).ravel()
+        yield start, np.bincount(flat, minlength=size * items).reshape(size, items).astype(np.float64)
+
+
 def bootstrap_means(matrix: npt.NDArray[np.float64], resamples: int, seed: int) -> npt.NDArray[np.float64]:
     """Means of each row over ``resamples`` draws of item indices with replacement.
 
@@ -52,11 +63,9 @@ def bootstrap_recomputed(statistics: Sequence[SampleStatistics], resamples: int,
     rows."""
     rows, items = len(statistics), statistics[0].statistics.shape[0]
     out = np.empty((rows, resamples), dtype=np.float64)
-    for start, index in _index_chunks(rows, items, resamples, seed):
-        size = len(index)
-        # How often each item is drawn in each resample; sums are then one product.
-        flat = (index + np.arange(size, dtype=np.int64)[:, None] * items).ravel()
-        counts = np.bincount(flat, minlength=size * items).reshape(size, items).astype(np.float64)
+    # How often each item is drawn in each resample: the sums are then one product.
+    for start, counts in resample_counts(items, resamples, seed, rows):
+        size = len(counts)
         for row, found in enumerate(statistics):
             out[row, start : start + size] = found.values_of(counts @ found.statistics)
     return out
