@@ -184,8 +184,8 @@ class ColourCaptioner:
 
 
 def prompt_text(payload: dict[str, Any]) -> str:
-    """The text of the last user message of a chat request (the rubric, filled)."""
-    content = [m for m in payload["messages"] if m["role"] == "user"][0]["content"]
+    """The text of the first user message of a chat request (the rubric, filled)."""
+    content = next(m for m in payload["messages"] if m["role"] == "user")["content"]
     return next(part["text"] for part in content if part.get("type") == "text")
 
 

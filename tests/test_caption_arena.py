@@ -77,7 +77,8 @@ def arena(runs: dict[str, Any], url: str, out: Path, *extra: str) -> tuple[int, 
     return cli("arena", *(str(f) for f in runs["folders"].values()), "--task", "muge-caption", "--data-dir",
                str(runs["data"]), "--llm-judge", "qwen-judge", "--llm-judge-args",
                f"base_url={url},api_key_env=ARENA_TEST_KEY,timeout_s=1,backoff_s=0.01,concurrency=3",
-               "--output-dir", str(out), "--cache-dir", str(runs["base"] / "cache"), "--resamples", "200", *extra)  # fmt: skip
+               "--output-dir", str(out), "--cache-dir", str(runs["base"] / "cache"),
+               "--resamples", "200", *extra)  # fmt: skip
 
 
 def test_parse_winner() -> None:
