@@ -4,6 +4,9 @@ scores (CIDEr-D's idf held at the whole set's)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from test_caption_metrics import random_corpus
@@ -94,3 +97,22 @@ def test_a_recompute_rule_needs_a_corpus_metric_with_fields() -> None:
         MetricSpec("x", "x", aggregation="mean", item_fields=("a",), recompute="bleu")
     with pytest.raises(ValueError, match="recompute"):
         MetricSpec("x", "x", aggregation="corpus", recompute="bleu")
+
+
+def test_the_sample_tasks_run_reports_intervals_for_every_ngram_metric(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from muge_eval.cli.main import main
+    from muge_eval.results import read_samples
+    from muge_eval.summary import result_rows
+
+    out = tmp_path / "human"
+    result = CliRunner().invoke(
+        main, ["--quiet", "run", "--task", "muge-caption-sample", "--model", "human", "--log-samples",
+               "--output-dir", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "results.json").read_text())
+    rows = {r.metric: r for r in result_rows(document, read_samples(out / "samples.jsonl"), item_key="image_id")}
+    for name in ("cider_d", "bleu4", "rouge_l", "bleu1"):
+        assert rows[name].low is not None and rows[name].low <= rows[name].value <= rows[name].high, name

@@ -156,3 +156,10 @@ def test_meteor_is_a_character_match_score_on_chinese() -> None:
     assert per_image[1] == 0.0
     assert 0.3 < per_image[2] < per_image[0]
     assert 0.0 < ours.corpus["meteor"] < 1.0
+
+
+def test_rouge_in_worker_processes_gives_the_same_values() -> None:
+    hyps, references = random_corpus(11, 300, 5)
+    alone = score_sentences(hyps, references, workers=0)
+    spread = score_sentences(hyps, references, workers=2)
+    assert spread == alone
