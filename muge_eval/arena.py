@@ -14,12 +14,12 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json
+from muge_eval.io.json_schema import packaged_schema, violations
 
 ARENA_SCHEMA_VERSION = "1.0"
 ARENA_FILE = "arena.json"
@@ -127,21 +127,9 @@ class ArenaDocument:
         )
 
 
-def load_arena_schema() -> dict[str, Any]:
-    text = resources.files("muge_eval").joinpath("schemas/arena.schema.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
 def arena_problems(document: Any, file: str) -> list[Problem]:
     """Schema violations, and ratings or pairs naming models that are not among the runs."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_arena_schema())
-    problems = [
-        Problem(file, error.message, field="/".join(str(p) for p in error.absolute_path) or None)
-        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    problems = violations(packaged_schema("arena.schema.json"), document, file)
     if problems:
         return problems
     for number, rating in enumerate(document["ratings"]):

@@ -7,16 +7,14 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from muge_eval.cards import TaskCard
 from muge_eval.environment import describe_environment
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json
+from muge_eval.io.json_schema import packaged_schema, violations
 from muge_eval.io.jsonl import iter_json_lines
 from muge_eval.specs import TaskOutcome
 from muge_eval.version import __version__
@@ -25,18 +23,12 @@ SCHEMA_VERSION = "1.0"
 
 
 def load_schema() -> dict[str, Any]:
-    text = resources.files("muge_eval").joinpath("schemas/results.schema.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return packaged_schema("results.schema.json")
 
 
 def schema_problems(document: Any, file: str) -> list[Problem]:
     """Every schema violation, plus non-finite metric values, as problems."""
-    validator = jsonschema.Draft202012Validator(load_schema())
-    problems = [
-        Problem(file, error.message, field="/".join(str(p) for p in error.absolute_path) or None)
-        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    problems = violations(load_schema(), document, file)
     if isinstance(document, dict) and isinstance(document.get("metrics"), dict):
         for name, value in document["metrics"].items():
             if isinstance(value, (int, float)) and not math.isfinite(value):

@@ -124,3 +124,33 @@ def test_a_server_that_keeps_failing_gives_up(tmp_path: Path, monkeypatch: pytes
         assert "failed after 5 attempt(s)" in output
         assert server["requests"] == 5
     assert KEY not in output
+
+
+def test_score_with_a_judge_and_the_human_baseline_with_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUDGE_TEST_KEY", KEY)
+    data = tmp_path / "data"
+    ids = write_muge_split(data, None, count=3)
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(
+        "".join(json.dumps({"image_id": i, "text": "简约裙子"}, ensure_ascii=False) + "\n" for i in ids),
+        encoding="utf-8",
+    )
+    judge_args = "base_url={},api_key_env=JUDGE_TEST_KEY"
+    with fake_chat_server(lambda n, payload: '{"score": 5, "reason": "一般"}') as server:
+        out = tmp_path / "scored.json"
+        result = CliRunner().invoke(
+            main,
+            ["score", "--task", "muge-caption", "--gold", str(data / "IC_valid.jsonl"), "--predictions",
+             str(predictions), "--llm-judge", "j", "--llm-judge-args", judge_args.format(server["url"]),
+             "--output", str(out)],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.read_text())["metrics"]["llm_judge"] == 5.0
+        result = CliRunner().invoke(
+            main,
+            ["--quiet", "run", "--task", "muge-caption", "--data-dir", str(data), "--model", "human", "--llm-judge",
+             "j", "--llm-judge-args", judge_args.format(server["url"]), "--output-dir", str(tmp_path / "human"),
+             "--cache-dir", str(tmp_path / "cache")],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert server["requests"] == 6

@@ -21,9 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from muge_eval.cache import cache_dir
-from muge_eval.encoding.encoder import Encoder, EncodeSettings, bad_image_problems
+from muge_eval.encoding.encoder import Encoder, EncodeSettings, check_judge_embeddings
 from muge_eval.encoding.images import ImageRows
-from muge_eval.errors import InputError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
 from muge_eval.models.factory import ModelRequest, build_adapter
@@ -136,15 +135,7 @@ def judge_with_clip(
     images = encoder.images("caption-images", rows)
     if caps is None or refs is None or images is None:
         return None
-    if not images.ok.all():
-        bad = [int(r) for r in np.nonzero(~images.ok)[0]]
-        raise InputError(bad_image_problems(rows, bad, judge.image_transform()), "the judge cannot read these images")
-    if caps.embeddings.shape[1] != images.embeddings.shape[1]:
-        raise InputError(
-            [],
-            f"judge text and image embeddings differ in dimension: {caps.embeddings.shape[1]} vs "
-            f"{images.embeddings.shape[1]}",
-        )
+    check_judge_embeddings(caps, images, rows, judge.image_transform())
     clip = clip_s(caps.embeddings, images.embeddings)
     ref = ref_clip_s(clip, caps.embeddings, refs.embeddings, owner)
     per_item = {

@@ -49,7 +49,7 @@ from muge_eval.plugins import Registries
 from muge_eval.progress import Progress
 from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome
 from muge_eval.tasktypes.base import SubmissionFormat, TaskType
-from muge_eval.tasktypes.options import TaskOption, as_bool, as_str, one_of
+from muge_eval.tasktypes.options import TaskOption, as_bool, as_str, judge_options, one_of
 
 DEFAULT_CAPTION_PROMPT = "请用一句简洁的中文描述这张图片。"
 
@@ -102,13 +102,7 @@ class CaptionTask(TaskType):
             as_str,
             DEFAULT_CAPTION_PROMPT,
         ),
-        TaskOption(
-            "judge",
-            "retrieval model for clip_s and ref_clip_s (any `muge-eval models` retrieval adapter)",
-            as_str,
-            flag="--judge",
-        ),
-        TaskOption("judge_args", "the judge's arguments, k=v,k2=v2", as_str, "", flag="--judge-args"),
+        *judge_options("clip_s and ref_clip_s"),
         TaskOption(
             "llm_judge",
             "served model name of a chat judge (OpenAI-compatible endpoint) for llm_judge",
@@ -300,8 +294,9 @@ class CaptionTask(TaskType):
     def _evaluate(self, model: Any, config: RunConfig, progress: Progress) -> TaskOutcome:
         started = time.perf_counter()
         baseline = isinstance(model, ReferenceBaseline)
+        need_images = not baseline or self.judge_config(config).any
         data = load_caption_data(
-            self.card.data.format, config.split, self.data_dir(config.data_dir), config.cache_dir, not baseline
+            self.card.data.format, config.split, self.data_dir(config.data_dir), config.cache_dir, need_images
         )
         gold = data.gold
         if config.limit is not None:

@@ -285,3 +285,18 @@ def bad_image_problems(rows: ImageRows, bad: Sequence[int], transform: Any) -> l
         text = f"image {rows.ids[row]}: {message or 'cannot decode image'}"
         problems.append(Problem(rows.source, text, rows.line(int(row)), "image"))
     return problems
+
+
+def check_judge_embeddings(texts: Encoded, images: Encoded, rows: ImageRows, transform: Any) -> None:
+    """A judge's embeddings are usable: every image decoded, texts and images of one width."""
+    from muge_eval.errors import InputError
+
+    if not images.ok.all():
+        bad = [int(r) for r in np.nonzero(~images.ok)[0]]
+        raise InputError(bad_image_problems(rows, bad, transform), "the judge cannot read these images")
+    if texts.embeddings.shape[1] != images.embeddings.shape[1]:
+        raise InputError(
+            [],
+            f"judge text and image embeddings differ in dimension: "
+            f"{texts.embeddings.shape[1]} vs {images.embeddings.shape[1]}",
+        )

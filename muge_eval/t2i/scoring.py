@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
 from muge_eval.cache import cache_dir
-from muge_eval.encoding.encoder import Encoder, EncodeSettings, bad_image_problems
+from muge_eval.encoding.encoder import Encoder, EncodeSettings, check_judge_embeddings
 from muge_eval.encoding.images import ReaderImageRows
-from muge_eval.errors import InputError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.io.image_tsv import open_image
 from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
@@ -194,15 +192,7 @@ def judge_metrics(
     images = encoder.images("t2i-images", rows, {"images_fingerprint": source.fingerprint})
     if texts is None or images is None:  # a worker rank: rank 0 scores
         return
-    if not images.ok.all():
-        bad = [int(r) for r in np.nonzero(~images.ok)[0]]
-        raise InputError(bad_image_problems(rows, bad, judge.image_transform()), "the judge cannot read these images")
-    if texts.embeddings.shape[1] != images.embeddings.shape[1]:
-        raise InputError(
-            [],
-            f"judge text and image embeddings differ in dimension: "
-            f"{texts.embeddings.shape[1]} vs {images.embeddings.shape[1]}",
-        )
+    check_judge_embeddings(texts, images, rows, judge.image_transform())
     scores = clip_scores(texts.embeddings, images.embeddings)
     rp = r_precision(
         texts.embeddings, images.embeddings, [gold.texts[i] for i in ids], R_PRECISION_CANDIDATES, R_PRECISION_SEED

@@ -30,7 +30,7 @@ from muge_eval.t2i.metrics import t2i_metric_specs
 from muge_eval.t2i.scoring import GeneratedImages, ScoringSettings, score_images
 from muge_eval.t2i.submission import T2ISubmission, parse_image_size, read_submission
 from muge_eval.tasktypes.base import SubmissionFormat, TaskType
-from muge_eval.tasktypes.options import TaskOption, as_bool, as_path, as_str, one_of
+from muge_eval.tasktypes.options import TaskOption, as_bool, as_path, as_str, judge_options, one_of
 
 PREDICTIONS_FILE = "predictions.tsv"
 
@@ -89,13 +89,7 @@ class T2ITask(TaskType):
         TaskOption(
             "device", "device for the Inception network: auto, cpu, cuda (default: the run's --device)", as_str, "auto"
         ),
-        TaskOption(
-            "judge",
-            "retrieval model for clip_score and r_precision (any `muge-eval models` retrieval adapter)",
-            as_str,
-            flag="--judge",
-        ),
-        TaskOption("judge_args", "the judge's arguments, k=v,k2=v2", as_str, "", flag="--judge-args"),
+        *judge_options("clip_score and r_precision"),
         TaskOption(
             "image_size", "expected submission image size: N, WxH or any", _image_size, None, flag="--image-size"
         ),
