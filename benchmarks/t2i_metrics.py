@@ -117,7 +117,7 @@ def bench_end_to_end(count: int, weights_path: Path, work: Path) -> None:
     real_dir, fake_dir = work / "real", work / "fake"
     real_dir.mkdir()
     fake_dir.mkdir()
-    from muge_eval.t2i.gold import iter_real_images
+    from muge_eval.t2i.data import iter_real_images
 
     for image_id, image in iter_real_images(data / "T2I_valid.img.tsv"):
         image.save(real_dir / f"{image_id}.png")

@@ -10,7 +10,6 @@ raw counts behind them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json
 from muge_eval.io.json_schema import packaged_schema, violations
+from muge_eval.io.jsonl import read_json_document
 
 ARENA_SCHEMA_VERSION = "1.0"
 ARENA_FILE = "arena.json"
@@ -159,18 +159,11 @@ def write_arena(path: Path, arena: ArenaDocument) -> None:
     atomic_write_json(path, document)
 
 
-def _refuse(name: str) -> float:
-    raise ValueError(f"{name} is not allowed in an arena document")
-
-
 def read_arena(path: Path) -> ArenaDocument:
     """An arena document, checked against the schema."""
     if not path.is_file():
         raise InputError([Problem(str(path), "arena file not found")], "missing file")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"), parse_constant=_refuse)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}")], "invalid arena document") from exc
+    document = read_json_document(path, "arena document", allow_constants=False)
     problems = arena_problems(document, str(path))
     if problems:
         raise InputError(problems, "invalid arena document")

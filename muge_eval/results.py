@@ -3,7 +3,6 @@ written and when read, written atomically."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -15,7 +14,7 @@ from muge_eval.environment import describe_environment
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json
 from muge_eval.io.json_schema import packaged_schema, violations
-from muge_eval.io.jsonl import iter_json_lines
+from muge_eval.io.jsonl import iter_json_lines, read_json_document
 from muge_eval.specs import TaskOutcome
 from muge_eval.version import __version__
 
@@ -93,10 +92,7 @@ def read_results(path: Path, registered_types: Iterable[str] | None = None) -> d
     """A results file, checked against the schema and (when given) the registered task types."""
     if not path.is_file():
         raise InputError([Problem(str(path), "results file not found")], "missing file")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"), parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}")], "invalid results file") from exc
+    document = read_json_document(path, "results file", allow_constants=False)
     validate_results(document, str(path))
     assert isinstance(document, dict)
     if registered_types is not None:
@@ -104,10 +100,6 @@ def read_results(path: Path, registered_types: Iterable[str] | None = None) -> d
         if problems:
             raise InputError(problems, "invalid results file")
     return document
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed in a results file")
 
 
 def samples_path_of(document: Mapping[str, Any], results_path: Path) -> Path | None:

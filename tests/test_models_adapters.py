@@ -194,3 +194,21 @@ def test_autocast_is_recorded_and_close_to_float32(hf_dir: Path) -> None:
     assert got.dtype == np.float32 and not np.array_equal(got, expected)
     cosine = float(got[0] @ expected[0] / np.linalg.norm(got[0]) / np.linalg.norm(expected[0]))
     assert cosine > 0.99
+
+
+def test_auto_batch_size_halves_until_the_gpu_batch_fits(hf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = _adapter("hf-chinese-clip", model=str(hf_dir), device="cpu")
+    assert adapter.auto_batch_size() is None  # no preference on the CPU: the run's default
+    tried: list[int] = []
+
+    def fake_encode(pixels: np.ndarray) -> np.ndarray:
+        tried.append(len(pixels))
+        if len(pixels) > 100:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return np.zeros((len(pixels), 4), dtype=np.float32)
+
+    monkeypatch.setattr(adapter, "device", "cuda:0")
+    monkeypatch.setattr(adapter, "encode_pixels", fake_encode)
+    monkeypatch.setattr(adapter, "encode_texts", lambda texts: np.zeros((len(texts), 4), dtype=np.float32))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    assert adapter.auto_batch_size() == 64 and tried == [1024, 512, 256, 128, 64]

@@ -85,6 +85,7 @@ def test_fid_matches_pytorch_fid_and_real_stats_are_cached(
         (real_dir / f"{image_id}.png").write_bytes(png((20 * n % 255, 100, 200), 32, n))
     real_act, fake_act = _pytorch_fid_activations([real_dir, fake_dir], weights, monkeypatch)
     cached = load_stats(next((tmp_path / "stats").glob("*.npz")))
+    assert cached is not None
     np.testing.assert_allclose(cached.mu, np.mean(real_act, axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(cached.sigma, np.cov(real_act, rowvar=False), rtol=1e-4, atol=1e-6)
     # Our distance on pytorch-fid's features (the distance itself is pinned against scipy's

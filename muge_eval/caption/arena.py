@@ -51,6 +51,11 @@ def parse_winner(text: str) -> tuple[str, str] | None:
     return (WINNERS[match.group(1).lower()], "") if match else None
 
 
+def sound_winner(record: Mapping[str, Any]) -> bool:
+    """A cached judgement naming a winner (or a tie) with a reason."""
+    return record.get("winner") in (FIRST, SECOND, TIE) and isinstance(record.get("reason", ""), str)
+
+
 @dataclass(frozen=True)
 class ArenaEntry:
     """One run in the arena: its name, where its outputs came from, its captions."""
@@ -86,7 +91,7 @@ def judge_pairs(
 ) -> tuple[list[PairJudgement], int]:
     """Every ordered pair of entries on every image; and how many answers came from the cache."""
     rubric = load_rubric(RUBRIC)
-    cache = judgement_cache(cache_directory, "pairwise", settings, rubric)
+    cache = judgement_cache(cache_directory, "pairwise", settings, rubric, sound_winner)
     done = cache.load()
     judge = ChatJudge(settings, parse_winner)
     orders = [(a, b) for a, b in itertools.permutations(range(len(entries)), 2)]

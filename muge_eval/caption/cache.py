@@ -4,10 +4,12 @@ model wrote, and answers of judge models.
 One file per (identity, settings): its first line records both, every other line is one
 record (``{"image_id": ..., "text": ...}`` for captions). Lines are flushed and fsynced
 after each batch. A run killed mid-write leaves at most one partial last line, which is cut
-off when the cache is opened again; anything else that does not parse is an error.
+off when the cache is opened again. A damaged file (a header that is not this cache's,
+lines that do not parse) is treated as absent where it is damaged: its sound records are
+kept and the rest is computed again.
 
-Under ``torchrun`` every rank appends to its own shard file beside the cache (no two
-processes write one file); rank 0 merges the shards into the cache once all ranks are
+Under ``torchrun`` every rank appends to its own shard file beside the caption cache (no
+two processes write one file); rank 0 merges the shards into the cache once all ranks are
 done. Reading the cache reads the shards too, so a run interrupted before the merge, with
 any number of processes, resumes from every rank's work.
 """
@@ -17,14 +19,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from muge_eval.errors import InputError, Problem
+from muge_eval.errors import OutputError
+from muge_eval.io.atomic import atomic_write_text, describe_os_error, output_errors
+from muge_eval.io.safe_json import JsonProblem, json_decoder, parse_json
 
 CACHE_KIND = "muge-eval caption cache"
 CACHE_VERSION = 1
+
+Record = dict[str, Any]
 
 
 def cache_key(identity: str, settings: Mapping[str, Any]) -> str:
@@ -33,59 +39,73 @@ def cache_key(identity: str, settings: Mapping[str, Any]) -> str:
 
 
 class JsonlCache:
-    """Records keyed by ``key_field``, in a file whose header names what made them."""
+    """Records keyed by their ``key_field`` (a string), in a file whose header (with its
+    ``key``) names what made them. ``check`` says whether a record is sound."""
 
-    def __init__(self, path: Path, header: Mapping[str, Any], key_field: str):
+    def __init__(
+        self, path: Path, header: Mapping[str, Any], key_field: str, check: Callable[[Record], bool] | None = None
+    ):
         self.path = path
         self.header = dict(header)
         self.key_field = key_field
+        self.check = check or (lambda record: True)
 
-    def _create(self) -> None:
-        with self.path.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps(self.header, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+    def _header_line(self) -> str:
+        return json.dumps(self.header, ensure_ascii=False) + "\n"
 
-    def load(self) -> dict[str, dict[str, Any]]:
-        """Cached records by key (creating the file with its header if needed)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            self._create()
-            return {}
-        data = self.path.read_bytes()
-        complete = data.rfind(b"\n") + 1
-        if complete < len(data):  # a partial last line from a killed run
-            with self.path.open("r+b") as handle:
-                handle.truncate(complete)
-        records: dict[str, dict[str, Any]] = {}
-        for number, raw in enumerate(data[:complete].decode("utf-8", errors="replace").splitlines(), start=1):
+    def _parse(self, text: str) -> tuple[dict[str, Record], bool]:
+        """Records by key and whether every line was sound. A damaged header makes the
+        whole file count as absent; a damaged record is dropped."""
+        lines = text.splitlines()
+        decoder = json_decoder()
+        try:
+            header = parse_json(lines[0], decoder=decoder) if lines else None
+        except JsonProblem:
+            header = None
+        if not isinstance(header, dict) or header.get("key") != self.header.get("key"):
+            return {}, False
+        records: dict[str, Record] = {}
+        sound = True
+        for raw in lines[1:]:
             try:
-                entry = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    [Problem(str(self.path), f"corrupt cache line ({exc.msg}); delete the file to start over", number)]
-                ) from exc
-            if number == 1:
-                if not isinstance(entry, dict) or entry.get("key") != self.header.get("key"):
-                    raise InputError(
-                        [Problem(str(self.path), "cache header does not match this model and settings", 1)]
-                    )
-                continue
-            if not isinstance(entry, dict) or not isinstance(entry.get(self.key_field), str):
-                raise InputError(
-                    [Problem(str(self.path), "corrupt cache entry; delete the file to start over", number)]
-                )
-            records[entry[self.key_field]] = entry
-        if complete == 0:
-            self._create()
+                entry = parse_json(raw, decoder=decoder)
+            except JsonProblem:
+                entry = None
+            if isinstance(entry, dict) and isinstance(entry.get(self.key_field), str) and self.check(entry):
+                records[entry[self.key_field]] = entry
+            else:
+                sound = False
+        return records, sound
+
+    def load(self) -> dict[str, Record]:
+        """Cached records by key (creating the file with its header if needed).
+
+        A partial last line (a killed run) is cut off; a file that is damaged otherwise is
+        rewritten with what could be read.
+        """
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            raise OutputError(f"cannot read the cache {self.path}: {describe_os_error(exc)}") from exc
+        complete = data.rfind(b"\n") + 1  # a partial last line from a killed run is dropped
+        records, sound = self._parse(data[:complete].decode("utf-8", errors="replace"))
+        if not sound or complete < len(data):
+            body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records.values())
+            atomic_write_text(self.path, self._header_line() + body)
         return records
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
+        with output_errors(self.path), self.path.open("a", encoding="utf-8") as handle:
             for record in records:
                 handle.write(json.dumps(dict(record), ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def _is_caption(record: Record) -> bool:
+    return isinstance(record.get("text"), str)
 
 
 class CaptionCache:
@@ -102,26 +122,29 @@ class CaptionCache:
             "identity": identity,
             "settings": dict(settings),
         }
-        self._file = JsonlCache(self.path, self.header, "image_id")
+        self._file = self._at(self.path)
         self._shard: JsonlCache | None = None
+
+    def _at(self, path: Path) -> JsonlCache:
+        return JsonlCache(path, self.header, "image_id", _is_caption)
 
     def _shard_paths(self) -> list[Path]:
         return sorted(self.directory.glob(f"{self.key[:32]}.rank*.jsonl"))
 
     @staticmethod
-    def _captions(records: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-        return {image_id: str(record.get("text", "")) for image_id, record in records.items()}
+    def _captions(records: Mapping[str, Record]) -> dict[str, str]:
+        return {image_id: str(record["text"]) for image_id, record in records.items()}
 
     def load(self) -> dict[str, str]:
         """Cached captions by image id: the cache's and any rank's shard's."""
         captions = self._captions(self._file.load())
         for path in self._shard_paths():
-            captions.update(self._captions(JsonlCache(path, self.header, "image_id").load()))
+            captions.update(self._captions(self._at(path).load()))
         return captions
 
     def use_shard(self, rank: int) -> None:
         """Append to this rank's own shard file from now on (several processes)."""
-        self._shard = JsonlCache(self.directory / f"{self.key[:32]}.rank{rank}.jsonl", self.header, "image_id")
+        self._shard = self._at(self.directory / f"{self.key[:32]}.rank{rank}.jsonl")
         self._shard.load()
 
     def append(self, captions: Mapping[str, str]) -> None:
@@ -132,11 +155,7 @@ class CaptionCache:
         """Move every shard's captions into the cache file (rank 0, once all are done)."""
         merged = self._captions(self._file.load())
         for path in self._shard_paths():
-            extra = {
-                i: t
-                for i, t in self._captions(JsonlCache(path, self.header, "image_id").load()).items()
-                if i not in merged
-            }
+            extra = {i: t for i, t in self._captions(self._at(path).load()).items() if i not in merged}
             if extra:
                 self._file.append([{"image_id": i, "text": t} for i, t in extra.items()])
                 merged.update(extra)

@@ -26,7 +26,7 @@ from PIL import Image
 from muge_eval.caption.adapters.openai_chat import JPEG_QUALITY, image_data_url, message_text
 from muge_eval.caption.cache import JsonlCache
 from muge_eval.errors import MugeEvalError, UsageError
-from muge_eval.models.http_client import JsonHttpClient, RetryPolicy
+from muge_eval.models.http_client import JsonHttpClient, RetryPolicy, api_key_from_env, redact
 
 JUDGE_CACHE_VERSION = 1
 TEMPERATURE = 0.0
@@ -137,8 +137,11 @@ def first_json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def judgement_cache(directory: Path, kind: str, settings: ChatJudgeSettings, rubric: Rubric) -> JsonlCache:
-    """The cache of one judge's answers to one rubric; records are keyed by ``key``."""
+def judgement_cache(
+    directory: Path, kind: str, settings: ChatJudgeSettings, rubric: Rubric, check: Callable[[dict[str, Any]], bool]
+) -> JsonlCache:
+    """The cache of one judge's answers to one rubric; records are keyed by ``key`` and a
+    record that ``check`` refuses (a damaged file) is asked again."""
     identity = {
         "kind": kind,
         "judge": settings.answer_identity(),
@@ -149,7 +152,7 @@ def judgement_cache(directory: Path, kind: str, settings: ChatJudgeSettings, rub
     }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     header = {"kind": f"muge-eval judgements ({kind})", "key": key, **identity}
-    return JsonlCache(directory / f"{key[:32]}.jsonl", header, "key")
+    return JsonlCache(directory / f"{key[:32]}.jsonl", header, "key", check)
 
 
 def item_key(*parts: Any) -> str:
@@ -238,7 +241,8 @@ class ChatJudge(Generic[Parsed]):
                     answers[index] = Answer(parsed, texts[index], attempt + 1)
             pending = still
         if pending:
-            shown = "; ".join(f"{questions[i].label}: {texts[i][:120]!r}" for i in pending[:5])
+            key = api_key_from_env(self.settings.api_key_env)  # a server could echo it: never show it
+            shown = "; ".join(f"{questions[i].label}: {redact(texts[i][:120], key)!r}" for i in pending[:5])
             raise JudgeError(
                 f"the judge {self.settings.model} at {self.client.base_url} gave {len(pending)} answer(s) that "
                 f"could not be parsed after {1 + self.settings.repair_attempts} attempt(s) ({shown}); the answers "

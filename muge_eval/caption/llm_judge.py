@@ -53,6 +53,17 @@ def parse_score(text: str) -> tuple[float, str] | None:
     return score, reason
 
 
+def sound_score(record: Mapping[str, Any]) -> bool:
+    """A cached judgement with a usable score and reason."""
+    score = record.get("score")
+    return (
+        isinstance(score, (int, float))
+        and not isinstance(score, bool)
+        and SCORE_RANGE[0] <= score <= SCORE_RANGE[1]
+        and isinstance(record.get("reason", ""), str)
+    )
+
+
 @dataclass(frozen=True)
 class LlmJudged:
     metrics: Mapping[str, float]
@@ -75,7 +86,7 @@ def judge_pointwise(
     """Each image's caption scored by the judge; the metric is the mean score (1-10)."""
     started = time.perf_counter()
     rubric = load_rubric(RUBRIC)
-    cache = judgement_cache(cache_directory, "pointwise", settings, rubric)
+    cache = judgement_cache(cache_directory, "pointwise", settings, rubric, sound_score)
     done = cache.load()
     keys = {i: item_key(dataset_fingerprint, i, captions[i], list(references[i])) for i in ids}
     todo = [i for i in ids if keys[i] not in done]

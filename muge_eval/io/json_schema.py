@@ -7,7 +7,10 @@ import json
 from importlib import resources
 from typing import Any
 
-from muge_eval.errors import Problem
+from muge_eval.errors import Problem, shorten
+
+# Longest schema message kept (a message may quote a huge value).
+MESSAGE_CHARS = 300
 
 
 def packaged_schema(name: str) -> dict[str, Any]:
@@ -22,6 +25,8 @@ def violations(schema: dict[str, Any], document: Any, file: str) -> list[Problem
 
     validator = jsonschema.Draft202012Validator(schema)
     return [
-        Problem(file, error.message, field="/".join(str(p) for p in error.absolute_path) or None)
+        Problem(
+            file, shorten(error.message, MESSAGE_CHARS), field="/".join(str(p) for p in error.absolute_path) or None
+        )
         for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]

@@ -11,13 +11,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from muge_eval.errors import UsageError
+from muge_eval.io.atomic import make_sibling_dir, output_errors
 from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.checks import is_http_url
 from muge_eval.leaderboard.entries import SAMPLES_SUFFIX, Entry, load_entries
@@ -108,27 +108,38 @@ def _prepare_out(out: Path) -> None:
 
 
 def build_site(board: Board, out: Path) -> Overview:
-    """Build the whole site in a temporary folder beside ``out``, then swap it in."""
+    """Build the whole site in a temporary folder beside ``out``, then swap it in.
+
+    An ``out`` that is a symbolic link is followed: the folder it points to is replaced and
+    the link is left as it was. A failure to write (a full disk) is one ``OutputError``, and
+    neither the staging folder nor a half-built site is left behind.
+    """
+    if out.is_symlink():
+        out = Path(os.path.realpath(out))
     _prepare_out(out)
     entries = load_entries(board)
     samples: Mapping[str, Sequence[Mapping[str, Any]] | None] = {
         e.stem: read_samples(e.samples_path) if e.samples_path is not None else None for e in entries
     }
     view = overview(board, entries, samples)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        _pages(_environment(), board, view, entries, staging)
-        (staging / SITE_MARKER).write_text("built by muge-eval leaderboard build\n", encoding="utf-8")
-        os.chmod(staging, 0o755)
-        previous = None
-        if out.exists():
-            previous = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, previous)
-        os.replace(staging, out)
-        if previous is not None:
-            shutil.rmtree(previous)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with output_errors(out):
+        staging = make_sibling_dir(out, ".staging")
+        try:
+            _pages(_environment(), board, view, entries, staging)
+            (staging / SITE_MARKER).write_text("built by muge-eval leaderboard build\n", encoding="utf-8")
+            previous = None
+            if out.exists():
+                previous = make_sibling_dir(out, ".old")
+                os.replace(out, previous)  # an empty directory is replaced by a directory
+            try:
+                os.replace(staging, out)
+            except BaseException:
+                if previous is not None:
+                    os.replace(previous, out)  # the earlier site stays as it was
+                raise
+            if previous is not None:
+                shutil.rmtree(previous, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return view

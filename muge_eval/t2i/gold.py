@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from muge_eval.errors import InputError, Problem, ProblemList
 from muge_eval.fingerprint import file_sha256, text_fingerprint
-from muge_eval.io.image_tsv import iter_image_tsv, open_image
+from muge_eval.io.jsonl import UTF8_BOM, open_text
 
 TEXT_SUFFIXES = (".text.tsv", ".txt.tsv")
 
@@ -61,20 +58,22 @@ def read_descriptions(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
     ids: list[str] = []
     texts: dict[str, str] = {}
     lines: dict[str, int] = {}
-    try:
-        content = path.read_text(encoding="utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(str(path), f"not UTF-8: {exc}")]) from exc
-    for number, raw in enumerate(content.split("\n"), start=1):
+    content = open_text(path, "description file")  # one leading byte-order mark dropped
+    rows = content.split("\n")
+    for number, raw in enumerate(rows, start=1):
         raw = raw.rstrip("\r")
         if not raw:
-            if number < content.count("\n") + 1:
+            if number < len(rows):
                 problems.add("blank line", number)
             continue
         image_id, tab, text = raw.partition("\t")
         image_id, text = image_id.strip(), text.strip()
         if not tab or not image_id:
             problems.add("expected 'img_id<TAB>description'", number)
+        elif UTF8_BOM in image_id:
+            # A second byte-order mark (one is dropped above) would make every submission
+            # look wrong for this id; it is the description file's fault.
+            problems.add("a stray byte-order mark (U+FEFF) in the id", number, "img_id")
         elif not text:
             problems.add("empty description", number, "description")
         elif image_id in lines:
@@ -97,11 +96,3 @@ def load_gold(descriptions: Path, real_images: Path | None) -> T2IGold:
             raise InputError([Problem(str(real_images), "real image file not found")], "missing file")
         parts += [real_images.name, file_sha256(real_images)]
     return T2IGold(str(descriptions), ids, texts, real_images, text_fingerprint(*parts))
-
-
-def iter_real_images(path: Path, ids: set[str] | None = None) -> Iterator[tuple[str, Image.Image]]:
-    """Decoded real images, in file order (only ``ids`` when given)."""
-    for item in iter_image_tsv(path, str):
-        key = str(item.image_id)
-        if ids is None or key in ids:
-            yield key, open_image(item.data, f"{path}:{item.line}")

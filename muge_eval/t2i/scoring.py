@@ -23,8 +23,9 @@ from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
 from muge_eval.models.factory import ModelRequest, build_adapter
 from muge_eval.progress import Progress
 from muge_eval.t2i.agreement import R_PRECISION_CANDIDATES, R_PRECISION_SEED, clip_scores, r_precision
+from muge_eval.t2i.data import iter_real_images
 from muge_eval.t2i.fid import GaussianStats, feature_statistics, fid_from_features, load_stats, save_stats
-from muge_eval.t2i.gold import T2IGold, iter_real_images
+from muge_eval.t2i.gold import T2IGold
 from muge_eval.t2i.inception import RESIZE_MODES, RESOLUTION, InceptionExtractor, chunked
 from muge_eval.t2i.inception_score import IS_SHUFFLE_SEED, IS_SPLITS, inception_score
 from muge_eval.t2i.weights import check_weights, find_weights, missing_weights_message
@@ -89,8 +90,9 @@ def real_statistics(
     key = text_fingerprint(gold.fingerprint, extractor.weights.sha256, extractor.resize, str(RESOLUTION))
     directory = settings.stats_dir or cache_dir("fid-stats", settings.cache_root)
     path = directory / f"{key.split(':')[1][:32]}.npz"
-    if path.is_file():
-        return load_stats(path), True
+    cached = load_stats(path)  # a damaged file counts as absent and is computed again
+    if cached is not None:
+        return cached, True
     images = (image for _, image in iter_real_images(gold.real_images))
     batches = progress.iterate(chunked(images, settings.batch_size), None, "inception: real images", "batch")
     stats = feature_statistics(extractor.run(batches).pool)

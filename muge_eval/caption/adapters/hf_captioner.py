@@ -44,12 +44,12 @@ class HFCaptioner(CaptionAdapter):
         check_generation("hf-captioner", dtype, max_new_tokens, num_beams)
         import transformers
 
+        self.device = resolve_device(device)  # device=cuda without a GPU fails here, before loading
         self.checkpoint = HFCheckpoint("hf-captioner", model, revision, trust_remote_code)
         self.max_new_tokens = max_new_tokens
         self.num_beams = num_beams
         self.prompt = prompt
         self.join_cjk_spaces = join_cjk_spaces
-        self.device = resolve_device(device)
         self.model = self.checkpoint.load_model(_auto_model_class(), dtype)
         self.model.to(self.device).eval()
         self.dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")

@@ -30,9 +30,11 @@ def check_generation(owner: str, dtype: str, max_new_tokens: int, num_beams: int
 
 
 def resolve_device(device: str) -> str:
-    import torch
+    """The torch device (``auto``: CUDA when there is one); a CUDA device without a GPU
+    fails here, before any loading."""
+    from muge_eval.models.torch_utils import resolve_device as resolve
 
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    return resolve(device)
 
 
 class HFCheckpoint:

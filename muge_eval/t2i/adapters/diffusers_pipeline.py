@@ -32,8 +32,11 @@ class DiffusersGenerator(GeneratorAdapter):
         import torch
         from diffusers import DiffusionPipeline
 
+        from muge_eval.models.torch_utils import resolve_device
+
         if dtype not in DTYPES:
             raise UsageError(f"diffusers: dtype must be one of {', '.join(DTYPES)}")
+        self.device = resolve_device(device)  # device=cuda without a GPU fails here, before loading
         self.source = pipeline
         self.local = Path(pipeline).expanduser().is_dir()
         self.revision = revision
@@ -45,7 +48,6 @@ class DiffusersGenerator(GeneratorAdapter):
             "negative_prompt": negative_prompt,
             "dtype": dtype,
         }
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         kwargs: dict[str, Any] = {"torch_dtype": getattr(torch, dtype)}
         if revision:
             kwargs["revision"] = revision
