@@ -47,7 +47,7 @@ from muge_eval.models.args import parse_key_values
 from muge_eval.models.base import CAPTION, origin_class
 from muge_eval.plugins import Registries
 from muge_eval.progress import Progress
-from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome
+from muge_eval.specs import RUN_FEATURES, DatasetInfo, PredictionFile, RunConfig, TaskOutcome
 from muge_eval.tasktypes.base import SubmissionFormat, TaskType
 from muge_eval.tasktypes.options import TaskOption, as_bool, as_str, judge_options, one_of
 
@@ -118,7 +118,8 @@ class CaptionTask(TaskType):
             flag="--llm-judge-args",
         ),
     )
-    run_features = frozenset({"decode_workers", "embedding_cache"})
+    # The CLIP judge encodes with decoding workers and the embedding cache (see check_run_config).
+    judge_run_features = frozenset({"decode_workers", "embedding_cache"})
     submission_formats = (
         SubmissionFormat("muge-ic-jsonl", "predictions.jsonl", '{"image_id": "<hex>", "text": "<caption>"} per image'),
         SubmissionFormat("aic-json", "predictions.json", 'a JSON list of {"image_id", "caption"} (AI Challenger)'),
@@ -286,6 +287,15 @@ class CaptionTask(TaskType):
             f"{implementation.__module__}.{implementation.__qualname__}:{identity}",
             model.generation_settings(),
         )
+
+    def check_run_config(self, config: RunConfig) -> None:
+        """Decoding workers and the embedding cache apply only with a CLIP judge."""
+        if not self.settings["judge"]:
+            super().check_run_config(config)
+            return
+        for feature, used in config.features_used().items():
+            if used and feature not in self.judge_run_features:
+                raise UsageError(f"{RUN_FEATURES[feature]} does not apply to {self.name} tasks ({self.card.name})")
 
     def check_ready(self, config: RunConfig) -> None:
         super().check_ready(config)
