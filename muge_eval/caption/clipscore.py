@@ -24,8 +24,7 @@ from muge_eval.cache import cache_dir
 from muge_eval.encoding.encoder import Encoder, EncodeSettings, check_judge_embeddings
 from muge_eval.encoding.images import ImageRows
 from muge_eval.fingerprint import text_fingerprint
-from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
-from muge_eval.models.factory import ModelRequest, build_adapter
+from muge_eval.models.factory import build_retrieval_judge
 from muge_eval.progress import Progress
 
 if TYPE_CHECKING:
@@ -89,19 +88,6 @@ class ClipJudged:
     timings: Mapping[str, float]
 
 
-def build_judge(settings: ClipJudgeSettings, registries: Registries) -> tuple[RetrievalAdapter, dict[str, Any]]:
-    judge, record = build_adapter(
-        registries,
-        ModelRequest(settings.judge, dict(settings.judge_args)),
-        RETRIEVAL,
-        (RetrievalAdapter,),
-        {"seed": settings.seed},
-        role="judge",
-    )
-    assert isinstance(judge, RetrievalAdapter)
-    return judge, record
-
-
 def judge_with_clip(
     ids: Sequence[str],
     captions: Mapping[str, str],
@@ -114,7 +100,7 @@ def judge_with_clip(
 ) -> ClipJudged | None:
     """CLIP-S and RefCLIP-S of every image on rank 0 (None on the other ranks of a
     torchrun, which encode their share)."""
-    judge, record = build_judge(settings, registries)
+    judge, record = build_retrieval_judge(registries, settings.judge, settings.judge_args, settings.seed)
     started = time.perf_counter()
     encode = EncodeSettings(
         settings.batch_size,

@@ -19,8 +19,7 @@ from muge_eval.encoding.encoder import Encoder, EncodeSettings, check_judge_embe
 from muge_eval.encoding.images import ReaderImageRows
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.io.image_tsv import open_image
-from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
-from muge_eval.models.factory import ModelRequest, build_adapter
+from muge_eval.models.factory import build_retrieval_judge
 from muge_eval.progress import Progress
 from muge_eval.t2i.agreement import R_PRECISION_CANDIDATES, R_PRECISION_SEED, clip_scores, r_precision
 from muge_eval.t2i.data import iter_real_images
@@ -171,15 +170,7 @@ def judge_metrics(
     if not settings.judge:
         parts.notes.append("clip_score and r_precision need a retrieval model: pass --judge MODEL")
         return
-    judge, record = build_adapter(
-        registries,
-        ModelRequest(settings.judge, dict(settings.judge_args)),
-        RETRIEVAL,
-        (RetrievalAdapter,),
-        {"seed": settings.seed},
-        role="judge",
-    )
-    assert isinstance(judge, RetrievalAdapter)
+    judge, record = build_retrieval_judge(registries, settings.judge, settings.judge_args, settings.seed)
     started = time.perf_counter()
     ids = list(gold.ids)
     encode = EncodeSettings(
