@@ -17,6 +17,7 @@ KINDS = {
     "datasets": "Arrow tables converted from the base64 TSV files, keyed by the files' sha256",
     "embeddings": "embedding chunks of a model on a data set (resumable encoding)",
     "captions": "captions a model wrote (resumable captioning)",
+    "judgements": "answers of judge models (llm_judge scores, arena comparisons), resumable",
     "t2i-generations": "images a generator drew (resumable generation)",
     "fid-stats": "features and statistics of real image sets (FID Inception, DINOv2)",
     "jieba": "jieba's prefix dictionary cache",

@@ -80,6 +80,10 @@ BUILTIN_MODELS = {
         "muge_eval.caption.adapters.hf_captioner:HFCaptioner",
         "caption: local/hub transformers image-to-text",
     ),
+    "hf-vlm": (
+        "muge_eval.caption.adapters.hf_vlm:HFVisionLanguageCaptioner",
+        "caption: multimodal LLM (Qwen2.5-VL/InternVL style) with its chat template",
+    ),
     "openai-chat": (
         "muge_eval.caption.adapters.openai_chat:OpenAIChatCaptioner",
         "caption: OpenAI-compatible chat server",

@@ -3,18 +3,17 @@ written and when read, written atomically."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from muge_eval.cards import TaskCard
 from muge_eval.environment import describe_environment
-from muge_eval.errors import InputError, Problem, shorten
+from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json
+from muge_eval.io.json_schema import packaged_schema, violations
 from muge_eval.io.jsonl import iter_json_lines, read_json_document
 from muge_eval.specs import TaskOutcome
 from muge_eval.version import __version__
@@ -23,20 +22,12 @@ SCHEMA_VERSION = "1.0"
 
 
 def load_schema() -> dict[str, Any]:
-    text = resources.files("muge_eval").joinpath("schemas/results.schema.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return packaged_schema("results.schema.json")
 
 
 def schema_problems(document: Any, file: str) -> list[Problem]:
     """Every schema violation, plus non-finite metric values, as problems."""
-    import jsonschema  # imported when a document is checked, not with this module (start-up)
-
-    validator = jsonschema.Draft202012Validator(load_schema())
-    problems = [
-        Problem(file, shorten(error.message, 300), field="/".join(str(p) for p in error.absolute_path) or None)
-        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    problems = violations(load_schema(), document, file)
     if isinstance(document, dict) and isinstance(document.get("metrics"), dict):
         for name, value in document["metrics"].items():
             if isinstance(value, (int, float)) and not math.isfinite(value):
@@ -77,6 +68,8 @@ def build_results(
         document["files"] = dict(files)
     if outcome.notes:
         document["notes"] = list(outcome.notes)
+    if outcome.diagnostics:
+        document["diagnostics"] = dict(outcome.diagnostics)
     return document
 
 

@@ -59,8 +59,14 @@ def evaluate_task(
     """Check, build the model, run. Returns the outcome (empty on a worker rank of a
     multi-process run), the model's results record and the effective run config."""
     task.check_ready(config)  # fails before any model is loaded
-    # The run's seed, device and data directory go to adapter arguments of those names.
-    defaults = {"seed": config.seed, "device": config.device, "data_dir": task.data_dir(config.data_dir)}
+    # The run's seed, device and data directory, and what the task offers (caption: the
+    # card's instruction), go to adapter arguments of those names.
+    defaults = {
+        "seed": config.seed,
+        "device": config.device,
+        "data_dir": task.data_dir(config.data_dir),
+        **task.adapter_defaults(),
+    }
     model, record = build_adapter(registries, request, task.capability, task.adapter_protocols, defaults)
     config = resolve_batch_size(config, model)
     started = time.perf_counter()

@@ -111,3 +111,6 @@ class TaskOutcome:
     predictions: tuple[PredictionFile, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Descriptive numbers that are not metrics (a caption set's lengths and vocabulary):
+    # recorded under the results' ``diagnostics``, never ranked or compared.
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)

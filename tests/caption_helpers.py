@@ -181,3 +181,84 @@ class ColourCaptioner:
 
     def cache_identity(self) -> str:
         return "colour-captioner-v1"
+
+
+def prompt_text(payload: dict[str, Any]) -> str:
+    """The text of the first user message of a chat request (the rubric, filled)."""
+    content = next(m for m in payload["messages"] if m["role"] == "user")["content"]
+    return next(part["text"] for part in content if part.get("type") == "text")
+
+
+def field_after(prompt: str, label: str) -> str:
+    """The line after ``label`` in a filled rubric (the candidate caption)."""
+    return prompt.split(label, 1)[1].lstrip("\n").split("\n", 1)[0]
+
+
+VLM_CHARS = CHARS + list("请用一句简短的中文描述这张商品图片，。写成电商平台上文案突出外观卖点不超过个字只输出话")
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def make_tiny_vlm(directory: Path, seed: int = 0) -> Path:
+    """A randomly initialised Qwen2.5-VL (two text layers, one vision block) with a
+    character-level tokenizer and a Qwen-style chat template, saved like a user's
+    checkpoint (model, processor, template)."""
+    import string
+
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+               "<|video_pad|>"]  # fmt: skip
+    plain = sorted(set(string.ascii_letters + string.digits + " \n:_-.,'\"/{}[]()") | set(VLM_CHARS))
+    vocab = {token: number for number, token in enumerate(special + plain)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=special[1:],
+    )
+    images = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56, patch_size=14, merge_size=2)
+    processor = Qwen2_5_VLProcessor(
+        image_processor=images, tokenizer=fast, video_processor=Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE
+    )
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(fast), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
+            "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]},
+            "bos_token_id": vocab["<|im_start|>"], "eos_token_id": vocab["<|im_end|>"],
+            "pad_token_id": vocab["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 32,
+            "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 28,
+            "fullatt_block_indexes": [0],
+        },
+        image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
+        vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"],
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = vocab["<|im_end|>"]
+    model.generation_config.pad_token_id = vocab["<|endoftext|>"]
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory

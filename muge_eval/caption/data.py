@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
 from muge_eval.caption.gold import CaptionGold, read_aic_gold, read_muge_gold
 from muge_eval.cards import describe_local_source
+from muge_eval.encoding.images import ImageRows, ReaderImageRows, TableImageRows
 from muge_eval.errors import InputError, Problem, UsageError
-from muge_eval.fingerprint import file_sha256, text_fingerprint
+from muge_eval.fingerprint import directory_fingerprint, file_sha256, text_fingerprint
 from muge_eval.io.image_tsv import open_image
 from muge_eval.specs import DatasetInfo
 
@@ -27,10 +27,21 @@ def is_aic(data_format: str) -> bool:
 
 
 @dataclass(frozen=True)
+class CaptionImages:
+    """A split's images by id: decoded (captioners, the chat judge) or as rows of bytes for
+    the shared encoder (the CLIP judge)."""
+
+    load: Callable[[Sequence[str]], list[Image.Image]]
+    rows: Callable[[Sequence[str]], ImageRows]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class CaptionData:
     gold: CaptionGold
     load_images: Callable[[Sequence[str]], list[Image.Image]]
     info: DatasetInfo
+    images: CaptionImages | None = None
 
 
 def _only(directory: Path, pattern: str, what: str, want_dir: bool) -> Path:
@@ -57,7 +68,7 @@ def read_gold(data_format: str, path: Path, require_references: bool) -> Caption
     return gold
 
 
-def _tsv_loader(path: Path, gold: CaptionGold, cache_dir: Path | None) -> tuple[Callable[..., Any], str]:
+def _tsv_images(path: Path, gold: CaptionGold, cache_dir: Path | None) -> CaptionImages:
     from muge_eval.data.image_table import image_table_from_tsv
 
     sha = file_sha256(path)
@@ -83,10 +94,13 @@ def _tsv_loader(path: Path, gold: CaptionGold, cache_dir: Path | None) -> tuple[
                     ) from exc
             raise
 
-    return load, sha
+    def image_rows(ids: Sequence[str]) -> ImageRows:
+        return TableImageRows(table.select([rows[i] for i in ids]), list(ids), str(path))
+
+    return CaptionImages(load, image_rows, sha)
 
 
-def _directory_loader(directory: Path) -> Callable[[Sequence[str]], list[Image.Image]]:
+def _directory_images(directory: Path) -> CaptionImages:
     def path_of(image_id: str) -> Path:
         for suffix in (".jpg", ".jpeg", ".png"):
             candidate = directory / f"{image_id}{suffix}"
@@ -97,7 +111,22 @@ def _directory_loader(directory: Path) -> Callable[[Sequence[str]], list[Image.I
     def load(ids: Sequence[str]) -> list[Image.Image]:
         return [open_image(path_of(i).read_bytes(), str(path_of(i))) for i in ids]
 
-    return load
+    def image_rows(ids: Sequence[str]) -> ImageRows:
+        return ReaderImageRows(list(ids), lambda i: path_of(i).read_bytes(), str(directory))
+
+    return CaptionImages(load, image_rows, directory_fingerprint(directory, ("*.jpg", "*.jpeg", "*.png")))
+
+
+def images_beside_gold(data_format: str, gold_path: Path, gold: CaptionGold, cache_dir: Path | None) -> CaptionImages:
+    """The images of a gold file's split, found beside it (``IC_valid.jsonl`` ->
+    ``IC_valid.tsv``; an AI Challenger annotation file -> its images directory)."""
+    if is_aic(data_format):
+        split = gold_path.name.removeprefix("caption_").split("_annotations")[0]
+        return _directory_images(_only(gold_path.parent, f"caption_{split}_images*", "image directory", True))
+    path = gold_path.with_suffix(".tsv")
+    if not path.is_file():
+        raise InputError([Problem(str(path), f"the images of {gold_path.name} are not beside it")], "missing data")
+    return _tsv_images(path, gold, cache_dir)
 
 
 def load_caption_data(
@@ -113,10 +142,12 @@ def load_caption_data(
         raise UsageError("images were not loaded for this run")
 
     load: Callable[[Sequence[str]], list[Image.Image]] = no_images
+    images: CaptionImages | None = None
     if is_aic(data_format):
         images_dir = _only(directory, f"caption_{AIC_SPLITS.get(split, split)}_images*", "image directory", True)
         if need_images:
-            load = _directory_loader(images_dir)
+            images = _directory_images(images_dir)
+            load = images.load
         fingerprint = text_fingerprint(gold_path.name, gold_sha, images_dir.name)
         files: tuple[str, ...] = (gold_path.name, images_dir.name)
     else:
@@ -124,7 +155,8 @@ def load_caption_data(
         if not images_path.is_file():
             raise InputError([Problem(str(images_path), "missing file of the MUGE IC layout")], "missing data")
         if need_images:
-            load, images_sha = _tsv_loader(images_path, gold, cache_dir)
+            images = _tsv_images(images_path, gold, cache_dir)
+            load, images_sha = images.load, images.fingerprint
         else:
             images_sha = file_sha256(images_path)
         fingerprint = text_fingerprint(images_path.name, images_sha, gold_path.name, gold_sha)
@@ -137,4 +169,4 @@ def load_caption_data(
         num_items={"images": len(gold.ids)},
         files=files,
     )
-    return CaptionData(gold, load, info)
+    return CaptionData(gold, load, info, images)

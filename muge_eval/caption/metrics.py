@@ -1,8 +1,10 @@
 """Caption metrics as small pure functions over space-joined token strings.
 
 Each returns ``MetricValues`` (corpus scores and per-image scores, both on pycocoevalcap's
-0-1 scale; CIDEr-D is already x10 there). ``score_sentences`` computes several at once
-sharing the n-gram counts; the task scales everything x100 as MUGE tables do.
+0-1 scale; CIDEr-D is already x10 there). ``score_sentences`` computes several at once:
+BLEU and CIDEr-D vectorised over the whole corpus from one n-gram table
+(``corpus_scores``), ROUGE-L per image in worker processes meanwhile (``parallel``); the
+task scales everything x100 as MUGE tables do. The values are pycocoevalcap's, bit for bit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from muge_eval.caption import scorers
+from muge_eval.caption.corpus_scores import (
+    BleuStatistics,
+    Corpus,
+    OrderJoin,
+    bleu_statistics,
+    build_corpus,
+    cider_d_scores,
+    join_order,
+)
+from muge_eval.caption.ngram_table import MAX_N
+from muge_eval.caption.parallel import call_with_background, default_workers, rouge_l_chunk
 from muge_eval.errors import UsageError
 
 BLEU_KEYS = ("bleu1", "bleu2", "bleu3", "bleu4")
@@ -26,6 +39,10 @@ ALL_METRICS = DEFAULT_METRICS + OPTIONAL_METRICS
 class MetricValues:
     corpus: Mapping[str, float]
     per_image: Mapping[str, tuple[float, ...]]
+    # Per image, BLEU's sufficient statistics [hyp length, closest reference length,
+    # guesses 1..4, clipped matches 1..4] (when BLEU was computed): the bootstrap
+    # recomputes corpus BLEU from their resampled sums.
+    bleu_stats: tuple[tuple[int, ...], ...] = ()
 
 
 def join_tokens(tokens: Sequence[str]) -> str:
@@ -41,50 +58,59 @@ def _check(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> No
             raise ValueError(f"image {index} has no references")
 
 
-def _counts(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[list, list]:
-    return (
-        [scorers.ngram_counts(h) for h in hypotheses],
-        [[scorers.ngram_counts(r) for r in refs] for refs in references],
-    )
-
-
-def _bleu(
-    hypotheses: Sequence[str], references: Sequence[Sequence[str]], hyp_counts: list, ref_counts: list
-) -> MetricValues:
+def _bleu(corpus: Corpus, joins: Sequence[OrderJoin]) -> tuple[MetricValues, BleuStatistics]:
+    stats = bleu_statistics(corpus, joins)
     comps = [
-        scorers.bleu_comps(h, len(hyp.split()), refs, [len(r.split()) for r in ref_texts])
-        for hyp, ref_texts, h, refs in zip(hypotheses, references, hyp_counts, ref_counts, strict=True)
+        (h, r, list(g), list(c))
+        for h, r, g, c in zip(
+            stats.hyp_len.tolist(), stats.ref_len.tolist(), stats.guess.tolist(), stats.correct.tolist(), strict=True
+        )
     ]
     result = scorers.bleu_from_comps(comps)
-    return MetricValues(
+    values = MetricValues(
         dict(zip(BLEU_KEYS, result.corpus, strict=True)),
         {key: tuple(values[k] for values in result.per_image) for k, key in enumerate(BLEU_KEYS)},
     )
+    return values, stats
 
 
-def _cider(hyp_counts: list, ref_counts: list) -> MetricValues:
-    idf = scorers.cider_idf(scorers.document_frequency(ref_counts), len(ref_counts))
-    per_image = [scorers.cider_d_image(h, refs, idf) for h, refs in zip(hyp_counts, ref_counts, strict=True)]
-    return MetricValues({"cider_d": float(np.mean(np.array(per_image)))}, {"cider_d": tuple(per_image)})
+def _cider(corpus: Corpus, joins: Sequence[OrderJoin]) -> MetricValues:
+    per_image = cider_d_scores(corpus, joins)
+    return MetricValues({"cider_d": float(np.mean(per_image))}, {"cider_d": tuple(per_image.tolist())})
+
+
+def _joined(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[Corpus, list[OrderJoin]]:
+    corpus = build_corpus(hypotheses, references)
+    return corpus, [join_order(corpus, n) for n in range(1, MAX_N + 1)]
 
 
 def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricValues:
     """BLEU-1..4: corpus-level, closest reference length, no smoothing (pycocoevalcap Bleu(4))."""
     _check(hypotheses, references)
-    return _bleu(hypotheses, references, *_counts(hypotheses, references))
+    return _bleu(*_joined(hypotheses, references))[0]
+
+
+def _rouge_values(per_image: Sequence[float]) -> MetricValues:
+    return MetricValues({"rouge_l": float(np.mean(np.array(per_image)))}, {"rouge_l": tuple(per_image)})
 
 
 def rouge_l(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricValues:
     """ROUGE-L: LCS F-measure with beta 1.2 against the best reference, mean over images."""
     _check(hypotheses, references)
-    per_image = [scorers.rouge_l_sentence(h, refs) for h, refs in zip(hypotheses, references, strict=True)]
-    return MetricValues({"rouge_l": float(np.mean(np.array(per_image)))}, {"rouge_l": tuple(per_image)})
+    return _rouge_values(rouge_l_chunk(hypotheses, references))
+
+
+def bleu_statistics_of(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[list[int]]:
+    """Per image: [hyp length, closest reference length, guesses 1..4, clipped matches 1..4]."""
+    _check(hypotheses, references)
+    table, joins = _joined(hypotheses, references)
+    return bleu_statistics(table, joins).rows()
 
 
 def cider_d(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricValues:
     """CIDEr-D (pycocoevalcap Cider()): document frequencies from this set's references."""
     _check(hypotheses, references)
-    return _cider(*_counts(hypotheses, references))
+    return _cider(*_joined(hypotheses, references))
 
 
 def java_available() -> bool:
@@ -123,30 +149,45 @@ def check_metric_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def score_sentences(
-    hypotheses: Sequence[str], references: Sequence[Sequence[str]], metrics: Sequence[str] = DEFAULT_METRICS
+    hypotheses: Sequence[str],
+    references: Sequence[Sequence[str]],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    workers: int | None = None,
 ) -> MetricValues:
-    """The chosen metrics, computing n-gram counts once for BLEU and CIDEr-D."""
+    """The chosen metrics, computing n-gram counts once for BLEU and CIDEr-D. ROUGE-L runs
+    in ``workers`` processes (None: one per spare core on a large corpus, see
+    ``parallel.default_workers``) while BLEU and CIDEr-D run here; the numbers do not
+    depend on it."""
     chosen = check_metric_names(metrics)
     _check(hypotheses, references)
-    corpus: dict[str, float] = {}
-    per_image: dict[str, tuple[float, ...]] = {}
-    parts: list[MetricValues] = []
     if "meteor" in chosen and not java_available():
         raise UsageError("METEOR needs Java: install a JRE so that `java` is on the PATH, or leave meteor out")
-    if any(m in chosen for m in (*BLEU_KEYS, "cider_d")):
-        hyp_counts, ref_counts = _counts(hypotheses, references)
-        if any(m in chosen for m in BLEU_KEYS):
-            parts.append(_bleu(hypotheses, references, hyp_counts, ref_counts))
-        if "cider_d" in chosen:
-            parts.append(_cider(hyp_counts, ref_counts))
-    if "rouge_l" in chosen:
-        parts.append(rouge_l(hypotheses, references))
+    want_rouge = "rouge_l" in chosen
+    processes = (default_workers(len(hypotheses)) if workers is None else workers) if want_rouge else 0
+
+    def vectorised() -> tuple[list[MetricValues], tuple[tuple[int, ...], ...]]:
+        found: list[MetricValues] = []
+        stats: tuple[tuple[int, ...], ...] = ()
+        if any(m in chosen for m in (*BLEU_KEYS, "cider_d")):
+            table, joins = _joined(hypotheses, references)
+            if any(m in chosen for m in BLEU_KEYS):
+                values, bleu_stats = _bleu(table, joins)
+                found.append(values)
+                stats = tuple(tuple(row) for row in bleu_stats.rows())
+            if "cider_d" in chosen:
+                found.append(_cider(table, joins))
+        return found, stats
+
+    if want_rouge:
+        (parts, stats), rouge = call_with_background(hypotheses, references, processes, vectorised)
+        parts.append(_rouge_values(rouge))
+    else:
+        parts, stats = vectorised()
     if "meteor" in chosen:
         parts.append(meteor(hypotheses, references))
+    corpus: dict[str, float] = {}
+    per_image: dict[str, tuple[float, ...]] = {}
     for part in parts:
         corpus.update(part.corpus)
         per_image.update(part.per_image)
-    return MetricValues(
-        {k: corpus[k] for k in chosen},
-        {k: per_image[k] for k in chosen},
-    )
+    return MetricValues({k: corpus[k] for k in chosen}, {k: per_image[k] for k in chosen}, stats)

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from muge_eval.caption.metrics import ALL_METRICS, join_tokens, score_sentences
+from muge_eval.caption.metrics import ALL_METRICS, BLEU_KEYS, bleu_statistics_of, join_tokens, score_sentences
 from muge_eval.caption.pycocoevalcap_backend import score_sentences_pycocoevalcap
+from muge_eval.caption.style import style_diagnostics
 from muge_eval.caption.tokenizers import CaptionTokenizer, tokenize_all
 from muge_eval.environment import package_version
 from muge_eval.errors import UsageError
@@ -21,17 +22,13 @@ METRIC_DESCRIPTIONS = {
     "bleu3": "BLEU-3, corpus level, closest reference length, no smoothing (x100)",
     "bleu4": "BLEU-4, corpus level, closest reference length, no smoothing (x100)",
     "rouge_l": "ROUGE-L F-measure (beta 1.2) against the best reference, mean over images (x100)",
-    "cider_d": "CIDEr-D (sigma 6, clipped, x10), idf from this set's references, mean over images (x100)",
+    "cider_d": "CIDEr-D (sigma 6, clipped, x10), idf from this set's references, mean over images (x100); "
+    "its interval resamples the per-image scores with the idf of the whole set held fixed",
     "meteor": "METEOR 1.5 (-l en -norm); on Chinese a character exact-match score (x100)",
 }
-_CORPUS = {
-    **{
-        f"bleu{n}": "BLEU is corpus-level (n-gram counts and brevity penalty pooled over all images)"
-        for n in range(1, 5)
-    },
-    "cider_d": "CIDEr-D weights n-grams by document frequencies of the whole reference set",
-    "meteor": "METEOR's corpus score is computed by its jar over all images at once",
-}
+_CORPUS = {"meteor": "METEOR's corpus score is computed by its jar over all images at once"}
+# Per image: [hypothesis length, closest reference length, guesses 1..4, clipped matches 1..4].
+BLEU_STATS_FIELD = "bleu_stats"
 
 
 @dataclass(frozen=True)
@@ -40,16 +37,34 @@ class ScoredCaptions:
     samples: tuple[Mapping[str, Any], ...]
     protocol: Mapping[str, Any]
     timings: Mapping[str, float]
+    diagnostics: Mapping[str, Any]
+    notes: tuple[str, ...]
 
 
 def caption_metric_specs() -> tuple[MetricSpec, ...]:
-    """The caption metrics, x100 as MUGE tables report them. ROUGE-L is a mean of per-image
-    scores (stored in the samples); BLEU, CIDEr-D and METEOR are corpus-level."""
+    """The caption metrics, x100 as MUGE tables report them. ROUGE-L and CIDEr-D are means
+    of per-image scores (stored in the samples; CIDEr-D's with the whole set's idf); BLEU is
+    corpus-level, recomputed from per-image sufficient statistics for its interval;
+    METEOR's corpus score comes from its jar (no interval)."""
     specs = []
     for name in ALL_METRICS:
         # CIDEr-D is x10 in pycocoevalcap and x100 here, so it is not bounded by 100.
         unit = "score_x100" if name == "cider_d" else "percent"
-        if name in _CORPUS:
+        if name in BLEU_KEYS:
+            specs.append(
+                MetricSpec(
+                    name,
+                    METRIC_DESCRIPTIONS[name],
+                    True,
+                    unit,
+                    "corpus",
+                    item_fields=(BLEU_STATS_FIELD,),
+                    scale=SCALE,
+                    recompute="bleu",
+                    recompute_args=(("order", int(name[-1])),),
+                )
+            )
+        elif name in _CORPUS:
             specs.append(MetricSpec(name, METRIC_DESCRIPTIONS[name], True, unit, "corpus", no_interval=_CORPUS[name]))
         else:
             specs.append(MetricSpec(name, METRIC_DESCRIPTIONS[name], True, unit, "mean", item_fields=(name,)))
@@ -108,11 +123,16 @@ def score_captions(
         ref_tokens.append(tokens[position : position + len(refs)])
         position += len(refs)
     tokenized = time.perf_counter()
-    score = score_sentences_pycocoevalcap if scorer == "pycocoevalcap" else score_sentences
-    values = score(
-        [join_tokens(t) for t in hyp_tokens], [[join_tokens(t) for t in refs] for refs in ref_tokens], metrics
-    )
+    hyp_joined = [join_tokens(t) for t in hyp_tokens]
+    ref_joined = [[join_tokens(t) for t in refs] for refs in ref_tokens]
+    if scorer == "pycocoevalcap":
+        values = score_sentences_pycocoevalcap(hyp_joined, ref_joined, metrics)
+        bleu_stats = bleu_statistics_of(hyp_joined, ref_joined) if any(m in BLEU_KEYS for m in metrics) else []
+    else:
+        values = score_sentences(hyp_joined, ref_joined, metrics)
+        bleu_stats = [list(row) for row in values.bleu_stats]
     scored = time.perf_counter()
+    style = style_diagnostics(hyp_texts, ref_texts, hyp_tokens, ref_tokens)
     samples = tuple(
         {
             "image_id": image_id,
@@ -120,6 +140,9 @@ def score_captions(
             "caption_tokens": hyp_tokens[index],
             "references": ref_texts[index],
             **{name: values.per_image[name][index] * SCALE for name in values.per_image},
+            **({BLEU_STATS_FIELD: bleu_stats[index]} if bleu_stats else {}),
+            "caption_chars": style.per_image[index][0],
+            "reference_chars": style.per_image[index][1],
         }
         for index, image_id in enumerate(ids)
     )
@@ -128,4 +151,6 @@ def score_captions(
         samples=samples,
         protocol=scoring_protocol(tokenizer, list(values.corpus), len(ids), scorer),
         timings={"tokenize_s": tokenized - started, "score_s": scored - tokenized},
+        diagnostics={"style": dict(style.summary)},
+        notes=style.notes,
     )

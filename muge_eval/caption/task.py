@@ -9,11 +9,32 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import muge_eval.distributed as distributed
 from muge_eval.cache import cache_dir
 from muge_eval.caption.adapters.base import CaptionAdapter, ReferenceBaseline
 from muge_eval.caption.cache import CaptionCache
-from muge_eval.caption.data import AIC_FORMAT, MUGE_FORMAT, find_gold_file, is_aic, load_caption_data, read_gold
+from muge_eval.caption.chat_judge import ChatJudgeSettings
+from muge_eval.caption.clipscore import ClipJudgeSettings
+from muge_eval.caption.data import (
+    AIC_FORMAT,
+    MUGE_FORMAT,
+    CaptionImages,
+    find_gold_file,
+    images_beside_gold,
+    is_aic,
+    load_caption_data,
+    read_gold,
+)
+from muge_eval.caption.generate import generate_captions
 from muge_eval.caption.gold import CaptionGold
+from muge_eval.caption.judging import (
+    CLIP_METRICS,
+    LLM_METRICS,
+    JudgeConfig,
+    JudgeParts,
+    judge_captions,
+    judge_metric_specs,
+)
 from muge_eval.caption.metrics import ALL_METRICS
 from muge_eval.caption.scoring import SCORERS, caption_metric_specs, score_captions, scoring_protocol
 from muge_eval.caption.submission import CaptionSubmission, read_aic_submission, read_muge_submission
@@ -22,12 +43,15 @@ from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.fingerprint import files_fingerprint
 from muge_eval.io.atomic import atomic_write_lines, atomic_write_text
 from muge_eval.metrics.spec import MetricSpec
+from muge_eval.models.args import parse_key_values
 from muge_eval.models.base import CAPTION, origin_class
 from muge_eval.plugins import Registries
 from muge_eval.progress import Progress
-from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome
+from muge_eval.specs import RUN_FEATURES, DatasetInfo, PredictionFile, RunConfig, TaskOutcome
 from muge_eval.tasktypes.base import SubmissionFormat, TaskType
-from muge_eval.tasktypes.options import TaskOption, as_bool, as_str, one_of
+from muge_eval.tasktypes.options import TaskOption, as_bool, as_str, judge_options, one_of
+
+DEFAULT_CAPTION_PROMPT = "请用一句简洁的中文描述这张图片。"
 
 
 def write_muge_predictions(captions: Mapping[str, str]) -> Callable[[Path], None]:
@@ -47,19 +71,12 @@ def write_aic_predictions(captions: Mapping[str, str]) -> Callable[[Path], None]
     return write
 
 
-def _check_captions(output: Any, expected: int, model: object) -> list[str]:
-    if not isinstance(output, (list, tuple)) or len(output) != expected:
-        size = len(output) if isinstance(output, (list, tuple)) else type(output).__name__
-        raise UsageError(f"{type(model).__name__}.caption returned {size} captions for {expected} images")
-    bad = [type(c).__name__ for c in output if not isinstance(c, str)]
-    if bad:
-        raise UsageError(f"{type(model).__name__}.caption returned non-string captions ({bad[0]})")
-    return list(output)
-
-
 class CaptionTask(TaskType):
     name = "caption"
-    summary = "image captioning: BLEU-1..4, ROUGE-L, CIDEr-D on Chinese tokens (pycocoevalcap arithmetic)"
+    summary = (
+        "image captioning: BLEU-1..4, ROUGE-L, CIDEr-D on Chinese tokens (pycocoevalcap arithmetic); "
+        "CLIP-S/RefCLIP-S (--judge) and llm_judge (--llm-judge)"
+    )
     capability = CAPTION
     adapter_protocols = (CaptionAdapter, ReferenceBaseline)
     data_formats = (MUGE_FORMAT, AIC_FORMAT)
@@ -79,7 +96,30 @@ class CaptionTask(TaskType):
             default="fast",
         ),
         TaskOption("caption_cache", "reuse and keep model captions in the cache (default true)", as_bool, True),
+        TaskOption(
+            "caption_prompt",
+            "the instruction given to instruction-following captioners (hf-vlm, openai-chat), set by the card",
+            as_str,
+            DEFAULT_CAPTION_PROMPT,
+        ),
+        *judge_options("clip_s and ref_clip_s"),
+        TaskOption(
+            "llm_judge",
+            "served model name of a chat judge (OpenAI-compatible endpoint) for llm_judge",
+            as_str,
+            flag="--llm-judge",
+        ),
+        TaskOption(
+            "llm_judge_args",
+            "the chat judge's settings: base_url, api_key_env, concurrency, timeout_s, max_retries, backoff_s, "
+            "max_tokens, repair_attempts (k=v,...)",
+            as_str,
+            "",
+            flag="--llm-judge-args",
+        ),
     )
+    # The CLIP judge encodes with decoding workers and the embedding cache (see check_run_config).
+    judge_run_features = frozenset({"decode_workers", "embedding_cache"})
     submission_formats = (
         SubmissionFormat("muge-ic-jsonl", "predictions.jsonl", '{"image_id": "<hex>", "text": "<caption>"} per image'),
         SubmissionFormat("aic-json", "predictions.json", 'a JSON list of {"image_id", "caption"} (AI Challenger)'),
@@ -93,19 +133,56 @@ class CaptionTask(TaskType):
         self.tokenizer_name = str(self.settings["tokenizer"])
         self._tokenizer = build_tokenizer(self.tokenizer_name, self.registries.tokenizers)  # fails before any work
         self.scorer = str(self.settings["scorer"])
+        self.judge_args = parse_key_values(self.settings["judge_args"], "--judge-args")
+        llm = self.settings["llm_judge"]
+        llm_args = parse_key_values(self.settings["llm_judge_args"], "--llm-judge-args")
+        self.llm_judge = ChatJudgeSettings.parse(llm, llm_args, "--llm-judge-args") if llm else None
 
     @classmethod
     def metric_specs(cls) -> tuple[MetricSpec, ...]:
-        return caption_metric_specs()
+        return caption_metric_specs() + judge_metric_specs()
 
     @classmethod
     def default_metrics(cls) -> tuple[str, ...]:
         return tuple(m for m in ALL_METRICS if m != "meteor")
 
+    def _select_metrics(self) -> tuple[str, ...]:
+        """The card's or the user's metrics, plus the judges' when a judge is given."""
+        chosen = list(super()._select_metrics())
+        for names, judge, flag in (
+            (CLIP_METRICS, self.settings["judge"], "--judge"),
+            (LLM_METRICS, self.settings["llm_judge"], "--llm-judge"),
+        ):
+            if judge:
+                chosen.extend(n for n in names if n not in chosen)
+            elif any(n in chosen for n in names):
+                wanted = ", ".join(n for n in names if n in chosen)
+                raise UsageError(f"{wanted} needs a judge model: pass {flag} MODEL")
+        return tuple(chosen)
+
     @property
     def own_metrics(self) -> tuple[str, ...]:
-        """The selected metrics this type computes (third-party ones come later)."""
+        """The selected n-gram metrics (judges' and third-party ones come apart)."""
         return tuple(m for m in self.selected_metrics if m in ALL_METRICS)
+
+    def adapter_defaults(self) -> dict[str, Any]:
+        """The card's captioning instruction, for adapters that take ``instruction``."""
+        return {"instruction": self.settings["caption_prompt"]}
+
+    def judge_config(self, config: RunConfig | None) -> JudgeConfig:
+        clip = None
+        if self.settings["judge"]:
+            clip = ClipJudgeSettings(
+                self.settings["judge"],
+                self.judge_args,
+                batch_size=(config.batch_size or 32) if config else 32,
+                chunk_rows=config.chunk_rows if config else 2048,
+                num_workers=config.num_workers if config else None,
+                cache_root=config.cache_dir if config else None,
+                use_embedding_cache=config.use_embedding_cache if config else True,
+                seed=config.seed if config else 1234,
+            )
+        return JudgeConfig(clip, self.llm_judge, config.cache_dir if config else None)
 
     def tokenizer(self) -> CaptionTokenizer:
         return self._tokenizer
@@ -130,15 +207,44 @@ class CaptionTask(TaskType):
         ids: Sequence[str],
         captions: Mapping[str, str],
         references: Mapping[str, Sequence[str]],
+        judged: JudgeParts | None,
         extra_protocol: Mapping[str, Any],
         notes: list[str],
-    ) -> tuple[dict[str, float], tuple[Mapping[str, Any], ...], dict[str, Any], dict[str, float]]:
+    ) -> tuple[dict[str, float], tuple[Mapping[str, Any], ...], dict[str, Any], dict[str, float], dict[str, Any]]:
+        """(metrics, samples, protocol, timings, diagnostics)."""
         scored = score_captions(ids, captions, references, self.tokenizer(), self.own_metrics, self.scorer)
         empty = sum(1 for i in ids if not captions[i].strip())
         if empty:
             notes.append(f"{empty} of {len(ids)} captions are empty (scored as empty, not dropped)")
+        notes.extend(scored.notes)
+        metrics = dict(scored.metrics)
+        samples = scored.samples
         protocol = {**scored.protocol, **extra_protocol, "empty_captions": empty}
-        return dict(scored.metrics), scored.samples, protocol, dict(scored.timings)
+        timings = dict(scored.timings)
+        if judged is not None:
+            metrics.update(judged.metrics)
+            samples = tuple({**s, **judged.per_item.get(str(s["image_id"]), {})} for s in samples)
+            protocol.update(judged.protocol)
+            notes.extend(judged.notes)
+            timings.update(judged.timings)
+        return metrics, samples, protocol, timings, dict(scored.diagnostics)
+
+    def _judge(
+        self,
+        ids: Sequence[str],
+        captions: Mapping[str, str],
+        references: Mapping[str, Sequence[str]],
+        images: CaptionImages | None,
+        fingerprint: str,
+        config: RunConfig | None,
+        progress: Progress,
+    ) -> JudgeParts | None:
+        judges = self.judge_config(config)
+        if not judges.any:
+            return None
+        if images is None:
+            raise UsageError("the judges need the images: this split's images were not loaded")
+        return judge_captions(ids, captions, references, images, fingerprint, judges, progress, self.registries)
 
     def _score(self, gold: CaptionGold, submission: CaptionSubmission) -> TaskOutcome:
         assert gold.references is not None
@@ -150,7 +256,15 @@ class CaptionTask(TaskType):
             fingerprint=files_fingerprint([Path(gold.file)]) if Path(gold.file).is_file() else "",
             num_items={"images": len(gold.ids)},
         )
-        metrics, samples, protocol, timings = self._outcome(gold.ids, submission.captions, gold.references, {}, notes)
+        judged = None
+        if self.judge_config(None).any:
+            images = images_beside_gold(self.card.data.format, Path(gold.file), gold, None)
+            judged = self._judge(
+                gold.ids, submission.captions, gold.references, images, info.fingerprint, None, Progress(quiet=True)
+            )
+        metrics, samples, protocol, timings, diagnostics = self._outcome(
+            gold.ids, submission.captions, gold.references, judged, {}, notes
+        )
         return TaskOutcome(
             dataset=info,
             metrics=metrics,
@@ -158,6 +272,7 @@ class CaptionTask(TaskType):
             samples=samples,
             timings=timings,
             notes=tuple(notes),
+            diagnostics=diagnostics,
         )
 
     def _cache(self, model: CaptionAdapter, config: RunConfig) -> CaptionCache | None:
@@ -173,33 +288,14 @@ class CaptionTask(TaskType):
             model.generation_settings(),
         )
 
-    def _generate(
-        self,
-        model: Any,
-        ids: Sequence[str],
-        load: Callable[[Sequence[str]], list[Any]],
-        config: RunConfig,
-        progress: Progress,
-        notes: list[str],
-    ) -> dict[str, str]:
-        cache = self._cache(model, config)
-        done = cache.load() if cache is not None else {}
-        todo = [i for i in ids if i not in done]
-        if cache is not None and len(todo) < len(ids):
-            notes.append(f"{len(ids) - len(todo)} captions reused from the cache {cache.path}")
-        bar = progress.bar(len(ids), "caption", "img")
-        bar.update(len(ids) - len(todo))
-        batch_size = config.batch_size or 16
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            outputs = _check_captions(model.caption(load(batch)), len(batch), model)
-            new = dict(zip(batch, outputs, strict=True))
-            if cache is not None:
-                cache.append(new)
-            done.update(new)
-            bar.update(len(batch))
-        bar.close()
-        return {i: done[i] for i in ids}
+    def check_run_config(self, config: RunConfig) -> None:
+        """Decoding workers and the embedding cache apply only with a CLIP judge."""
+        if not self.settings["judge"]:
+            super().check_run_config(config)
+            return
+        for feature, used in config.features_used().items():
+            if used and feature not in self.judge_run_features:
+                raise UsageError(f"{RUN_FEATURES[feature]} does not apply to {self.name} tasks ({self.card.name})")
 
     def check_ready(self, config: RunConfig) -> None:
         super().check_ready(config)
@@ -208,8 +304,9 @@ class CaptionTask(TaskType):
     def _evaluate(self, model: Any, config: RunConfig, progress: Progress) -> TaskOutcome:
         started = time.perf_counter()
         baseline = isinstance(model, ReferenceBaseline)
+        need_images = not baseline or self.judge_config(config).any
         data = load_caption_data(
-            self.card.data.format, config.split, self.data_dir(config.data_dir), config.cache_dir, not baseline
+            self.card.data.format, config.split, self.data_dir(config.data_dir), config.cache_dir, need_images
         )
         gold = data.gold
         if config.limit is not None:
@@ -228,8 +325,11 @@ class CaptionTask(TaskType):
             extra["human_baseline"] = "one reference per image held out as the hypothesis, scored against the rest"
         else:
             ids = gold.ids
-            captions = self._generate(model, ids, data.load_images, config, progress, notes)
+            cache = self._cache(model, config)
+            captions = generate_captions(model, ids, data.load_images, cache, config.batch_size or 16, progress, notes)
             references = gold.references or {}
+            extra["caption_prompt"] = self.settings["caption_prompt"]
+            extra["generation"] = model.generation_settings()
         timings["caption_s"] = time.perf_counter() - started
         writer = write_aic_predictions if self.aic else write_muge_predictions
         name = "predictions.json" if self.aic else "predictions.jsonl"
@@ -245,7 +345,12 @@ class CaptionTask(TaskType):
                 timings=timings,
                 notes=tuple(notes),
             )
-        metrics, samples, protocol, score_timings = self._outcome(ids, captions, references, extra, notes)
+        judged = self._judge(ids, captions, references, data.images, dataset.fingerprint, config, progress)
+        if not distributed.context().is_main:  # rank 0 scores and writes; the others helped the judge
+            return TaskOutcome(dataset=dataset, metrics={}, protocol={})
+        metrics, samples, protocol, score_timings, diagnostics = self._outcome(
+            ids, captions, references, judged, extra, notes
+        )
         return TaskOutcome(
             dataset=dataset,
             metrics=metrics,
@@ -254,6 +359,7 @@ class CaptionTask(TaskType):
             predictions=predictions,
             timings={**timings, **score_timings},
             notes=tuple(notes),
+            diagnostics=diagnostics,
         )
 
     @staticmethod

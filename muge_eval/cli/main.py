@@ -20,6 +20,10 @@ COMMANDS = {
     "table": ("muge_eval.cli.table_command:table_command", "Tabulate results files as text, Markdown or CSV."),
     "submit": ("muge_eval.cli.board_commands:submit_command", "Check a results file and store it on a board."),
     "leaderboard": ("muge_eval.cli.board_commands:leaderboard_group", "Build the static leaderboard site of a board."),
+    "arena": (
+        "muge_eval.cli.arena_command:arena_command",
+        "Rate caption runs by pairwise judgements of a judge model.",
+    ),
     "regress": ("muge_eval.cli.regress_command:regress_command", "Compare results with a golden results file."),
     "published": ("muge_eval.cli.published_commands:published_command", "List published retrieval results."),
     "compare": ("muge_eval.cli.published_commands:compare_command", "Put a run's metrics next to published ones."),

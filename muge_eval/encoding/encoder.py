@@ -285,3 +285,29 @@ def bad_image_problems(rows: ImageRows, bad: Sequence[int], transform: Any) -> l
         text = f"image {rows.ids[row]}: {message or 'cannot decode image'}"
         problems.append(Problem(rows.source, text, rows.line(int(row)), "image"))
     return problems
+
+
+def check_decoded(encoded: Encoded, rows: ImageRows, transform: Any) -> Encoded:
+    """Every image of a judge's set decoded (else one problem per image, with its line)."""
+    from muge_eval.errors import InputError
+
+    if not encoded.ok.all():
+        bad = [int(r) for r in np.nonzero(~encoded.ok)[0]]
+        raise InputError(bad_image_problems(rows, bad, transform), "the judge cannot read these images")
+    return encoded
+
+
+def check_same_width(first: Encoded, second: Encoded, what: str) -> None:
+    """Two sets a judge embedded are comparable: the same embedding width."""
+    from muge_eval.errors import InputError
+
+    if first.embeddings.shape[1] != second.embeddings.shape[1]:
+        raise InputError(
+            [], f"the judge's {what} differ in dimension: {first.embeddings.shape[1]} vs {second.embeddings.shape[1]}"
+        )
+
+
+def check_judge_embeddings(texts: Encoded, images: Encoded, rows: ImageRows, transform: Any) -> None:
+    """A judge's embeddings are usable: every image decoded, texts and images of one width."""
+    check_decoded(images, rows, transform)
+    check_same_width(texts, images, "text and image embeddings")

@@ -1,10 +1,12 @@
 """The per-item numbers behind a metric, read from a results file's samples by its spec.
 
-A metric gets a bootstrap interval only when its spec says it is a mean of one number per
-item (``aggregation: mean``, the ``item_fields`` it reads, its ``scale`` and
-``item_filter``) and the stored samples reproduce the reported value; every other metric
-says why it has none. The spec comes from the results file's ``metric_info`` (written from
-the registered spec), so a board needs no plugin installed to give intervals.
+A metric gets a bootstrap interval when its spec says it is a mean of one number per item
+(``aggregation: mean``, the ``item_fields`` it reads, its ``scale`` and ``item_filter``),
+or a corpus metric recomputed from per-item sufficient statistics (``recompute``: a rule
+of ``muge_eval.metrics.recompute``, the statistics in ``item_fields``), and the stored
+samples reproduce the reported value; every other metric says why it has none. The spec
+comes from the results file's ``metric_info`` (written from the registered spec), so a
+board needs no plugin installed to give intervals.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from muge_eval.metrics.recompute import RecomputeRule, find_rule
 
 # Fields that identify an item, tried in order after the task type's own, to pair two
 # models' samples.
@@ -35,6 +39,23 @@ class SampleValues:
     keys: tuple[Any, ...] | None
     scale: float
     rule: str
+
+
+@dataclass(frozen=True)
+class SampleStatistics:
+    """Per-item sufficient statistics (one row per item) of a recomputed corpus metric:
+    the metric is ``scale`` x ``rule(statistics summed over items)``."""
+
+    statistics: npt.NDArray[np.float64]
+    keys: tuple[Any, ...] | None
+    scale: float
+    rule: RecomputeRule
+    args: Mapping[str, Any]
+    description: str
+
+    def values_of(self, sums: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The metric (times ``scale``) of summed statistics, shape (..., width) -> (...)."""
+        return self.rule.function(sums, self.args) * self.scale
 
 
 @dataclass(frozen=True)
@@ -87,17 +108,82 @@ def _chosen(samples: Sequence[Mapping[str, Any]], item_filter: Mapping[str, Any]
     return [s for s in samples if all(s.get(k, DEFAULT_FILTER_VALUES.get(k)) == v for k, v in item_filter.items())]
 
 
+def _vector(value: Any) -> list[float] | None:
+    """A field holding one number or a list of numbers, as a list (None when not)."""
+    if isinstance(value, list):
+        numbers = [_number(v) for v in value]
+        return None if not numbers or any(v is None for v in numbers) else [v for v in numbers if v is not None]
+    number = _number(value)
+    return None if number is None else [number]
+
+
+def _statistics(samples: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> npt.NDArray[np.float64] | None:
+    rows: list[list[float]] = []
+    for sample in samples:
+        row: list[float] = []
+        for field in fields:
+            part = _vector(_field(sample, field))
+            if part is None:
+                return None
+            row.extend(part)
+        if rows and len(row) != len(rows[0]):
+            return None
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float64) if rows else None
+
+
+def _recomputed(
+    info: Mapping[str, Any], reported: float, samples: Sequence[Mapping[str, Any]] | None, item_key: str | None
+) -> SampleStatistics | NoSamples:
+    recompute = info.get("recompute")
+    fields = info.get("item_fields")
+    scale = info.get("scale", 1.0)
+    if (
+        not isinstance(recompute, Mapping)
+        or not isinstance(recompute.get("rule"), str)
+        or not isinstance(recompute.get("args", {}), Mapping)
+        or not isinstance(fields, list)
+        or not fields
+        or not all(isinstance(f, str) for f in fields)
+        or _number(scale) is None
+    ):
+        return NoSamples("the metric's description in the results file is malformed")
+    rule = find_rule(recompute["rule"])
+    if rule is None:
+        return NoSamples(f"this muge-eval does not know the recompute rule {recompute['rule']!r}")
+    if not samples:
+        return NoSamples("the results were submitted without per-sample scores")
+    chosen = _chosen(samples, info.get("item_filter") or {})
+    statistics = _statistics(chosen, fields)
+    if statistics is None:
+        return NoSamples(f"the samples do not carry {', '.join(fields)} for every item")
+    args = dict(recompute.get("args", {}))
+    problem = rule.check(statistics.shape[1], args)
+    if problem:
+        return NoSamples(problem)
+    found = SampleStatistics(statistics, _keys(chosen, item_key), float(scale), rule, args, "")
+    value = float(found.values_of(statistics.sum(axis=0)))
+    if not math.isclose(value, reported, rel_tol=1e-6, abs_tol=1e-6):
+        return NoSamples("the stored samples do not reproduce the reported value")
+    shown = ", ".join(f"{k}={v}" for k, v in args.items())
+    description = f"{rule.description} ({rule.name}{', ' + shown if shown else ''}) over resampled items"
+    return SampleStatistics(statistics, found.keys, found.scale, rule, args, description)
+
+
 def sample_values(
     info: Mapping[str, Any],
     reported: float,
     samples: Sequence[Mapping[str, Any]] | None,
     item_key: str | None = None,
-) -> SampleValues | NoSamples:
+) -> SampleValues | SampleStatistics | NoSamples:
     """The per-item numbers behind a metric described by ``info`` (its ``metric_info``
-    entry), or why there are none."""
+    entry): values whose mean is the metric, statistics it is recomputed from, or why
+    there are none."""
     aggregation = info.get("aggregation")
     if aggregation is None:
         return NoSamples("the results file does not say how this metric aggregates")
+    if aggregation == "corpus" and "recompute" in info:
+        return _recomputed(info, reported, samples, item_key)
     if aggregation != "mean":
         return NoSamples(str(info.get("no_interval") or f"a {aggregation}-level metric has no per-item mean"))
     fields = info.get("item_fields")

@@ -11,7 +11,9 @@ Aggregations:
   of ``item_fields`` when there are several). It gets a bootstrap interval from the
   per-item records.
 - ``corpus``: computed over the whole set from per-item sufficient statistics (BLEU) or
-  with set-wide weights (CIDEr-D's document frequencies). No plain per-item mean.
+  with set-wide weights. No plain per-item mean; when the spec names a ``recompute``
+  rule (``muge_eval.metrics.recompute``), the ``item_fields`` hold each item's sufficient
+  statistics and a bootstrap recomputes the metric from their resampled sums.
 - ``set``: a property of the whole set (FID, IS); no per-item value at all.
 
 Built-in metrics are computed by their task type's scorer (with the official arithmetic);
@@ -53,6 +55,10 @@ class MetricSpec:
     set_fn: SetFn | None = None
     # Why no interval, for corpus and set metrics.
     no_interval: str = ""
+    # For a corpus metric: the registered rule that recomputes it from the summed per-item
+    # statistics in ``item_fields``, and the rule's arguments.
+    recompute: str = ""
+    recompute_args: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -65,6 +71,8 @@ class MetricSpec:
             raise ValueError(f"metric {self.name}: item_fn metrics aggregate as the mean")
         if self.aggregation == "mean" and not self.item_fields and self.item_fn is None:
             raise ValueError(f"metric {self.name}: a mean metric names the per-item field(s) it averages")
+        if self.recompute and (self.aggregation != "corpus" or not self.item_fields):
+            raise ValueError(f"metric {self.name}: a recompute rule is for a corpus metric with item_fields")
 
     @property
     def is_plugin(self) -> bool:
@@ -90,6 +98,10 @@ class MetricSpec:
         if self.aggregation == "mean":
             info["item_fields"] = list(self.fields)
             info["scale"] = self.scale
+        if self.recompute:
+            info["item_fields"] = list(self.item_fields)
+            info["scale"] = self.scale
+            info["recompute"] = {"rule": self.recompute, "args": dict(self.recompute_args)}
         if self.item_filter:
             info["item_filter"] = dict(self.item_filter)
         if self.no_interval:

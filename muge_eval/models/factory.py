@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from muge_eval.errors import UsageError
 from muge_eval.models.args import construct, redact
-from muge_eval.models.base import ModelAdapter, as_adapter, declared_capabilities, missing_methods
+from muge_eval.models.base import (
+    RETRIEVAL,
+    ModelAdapter,
+    RetrievalAdapter,
+    as_adapter,
+    declared_capabilities,
+    missing_methods,
+)
 
 if TYPE_CHECKING:
     from muge_eval.plugins import Registries
@@ -108,3 +115,14 @@ def _takes(factory: Any, name: str) -> bool:
     except (TypeError, ValueError):
         return False
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def build_retrieval_judge(
+    registries: Registries, name: str, args: Mapping[str, str], seed: int
+) -> tuple[RetrievalAdapter, dict[str, Any]]:
+    """A retrieval adapter used as a judge (``--judge NAME --judge-args k=v``) and its record."""
+    judge, record = build_adapter(
+        registries, ModelRequest(name, dict(args)), RETRIEVAL, (RetrievalAdapter,), {"seed": seed}, role="judge"
+    )
+    assert isinstance(judge, RetrievalAdapter)
+    return judge, record

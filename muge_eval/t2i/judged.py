@@ -16,12 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from muge_eval.cache import cache_dir
-from muge_eval.encoding.encoder import Encoded, Encoder, EncodeSettings, bad_image_problems
-from muge_eval.encoding.images import ImageRows, ReaderImageRows
-from muge_eval.errors import InputError
+from muge_eval.encoding.encoder import Encoded, Encoder, EncodeSettings, check_decoded, check_same_width
+from muge_eval.encoding.images import ReaderImageRows
 from muge_eval.models.base import RetrievalAdapter
 from muge_eval.progress import Progress
 from muge_eval.t2i.agreement import R_PRECISION_CANDIDATES, R_PRECISION_SEED, clip_scores, r_precision
@@ -37,13 +34,6 @@ if TYPE_CHECKING:
 class Judge:
     model: RetrievalAdapter
     record: dict[str, Any]
-
-
-def _checked(encoded: Encoded, rows: ImageRows, judge: RetrievalAdapter) -> Encoded:
-    if not encoded.ok.all():
-        bad = [int(r) for r in np.nonzero(~encoded.ok)[0]]
-        raise InputError(bad_image_problems(rows, bad, judge.image_transform()), "the judge cannot read these images")
-    return encoded
 
 
 def judge_metrics(
@@ -75,17 +65,16 @@ def judge_metrics(
         real_rows = real_image_rows(gold, settings.cache_root)
         real = encoder.images("t2i-real-images", real_rows)
         if real is not None:
-            real = _checked(real, real_rows, judge.model)
+            real = check_decoded(real, real_rows, judge.model.image_transform())
     encoder.report()
     if images is None:  # a worker rank: rank 0 scores
         return
-    images = _checked(images, rows, judge.model)
+    images = check_decoded(images, rows, judge.model.image_transform())
     parts.protocol["judge"] = {"model": judge.record}
     if texts is not None:
         agreement_metrics(gold, texts, images, parts)
     if real is not None:
-        if images.embeddings.shape[1] != real.embeddings.shape[1]:
-            raise InputError([], "the judge's embeddings of generated and real images differ in dimension")
+        check_same_width(images, real, "embeddings of generated and real images")
         parts.metrics["cmmd"] = cmmd(images.embeddings, real.embeddings, settings.cmmd_estimator)
         parts.protocol["cmmd"] = {
             "embeddings": "the judge's image embeddings, L2-normalised",
@@ -102,12 +91,7 @@ def judge_metrics(
 
 def agreement_metrics(gold: T2IGold, texts: Encoded, images: Encoded, parts: ScoreParts) -> None:
     """CLIP score and R-precision of each generated image against its description."""
-    if texts.embeddings.shape[1] != images.embeddings.shape[1]:
-        raise InputError(
-            [],
-            f"judge text and image embeddings differ in dimension: "
-            f"{texts.embeddings.shape[1]} vs {images.embeddings.shape[1]}",
-        )
+    check_same_width(texts, images, "text and image embeddings")
     ids = list(gold.ids)
     scores = clip_scores(texts.embeddings, images.embeddings)
     rp = r_precision(

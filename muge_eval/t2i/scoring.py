@@ -20,8 +20,7 @@ from PIL import Image
 
 from muge_eval.distributed import context
 from muge_eval.io.image_tsv import open_image
-from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
-from muge_eval.models.factory import ModelRequest, build_adapter
+from muge_eval.models.factory import build_retrieval_judge
 from muge_eval.models.torch_utils import resolve_device
 from muge_eval.progress import Progress
 from muge_eval.t2i.dinov2 import DinoV2Extractor
@@ -100,15 +99,7 @@ def prepare(plan: MetricPlan, settings: ScoringSettings, registries: Registries,
     judge = None
     if plan.uses(JUDGE):
         assert plan.judge is not None
-        model, record = build_adapter(
-            registries,
-            ModelRequest(plan.judge, dict(settings.judge_args)),
-            RETRIEVAL,
-            (RetrievalAdapter,),
-            {"seed": settings.seed},
-            role="judge",
-        )
-        assert isinstance(model, RetrievalAdapter)
+        model, record = build_retrieval_judge(registries, plan.judge, settings.judge_args, settings.seed)
         judge = Judge(model, record)
     if networks or judge:
         progress.message(f"scoring inputs ready in {time.perf_counter() - started:.1f} s: {', '.join(plan.compute)}")

@@ -33,7 +33,7 @@ from muge_eval.t2i.readiness import PRDC_FEATURES, MetricPlan, PlanRequest, plan
 from muge_eval.t2i.scoring import GeneratedImages, Prepared, ScoringSettings, prepare, score_images
 from muge_eval.t2i.submission import T2ISubmission, parse_image_size, read_submission
 from muge_eval.tasktypes.base import SubmissionFormat, TaskType
-from muge_eval.tasktypes.options import TaskOption, as_bool, as_path, as_str, one_of
+from muge_eval.tasktypes.options import TaskOption, as_bool, as_path, as_str, judge_options, one_of
 
 PREDICTIONS_FILE = "predictions.tsv"
 
@@ -104,13 +104,7 @@ class T2ITask(TaskType):
             as_str,
             "auto",
         ),
-        TaskOption(
-            "judge",
-            "retrieval model for clip_score, r_precision and cmmd (any `muge-eval models` retrieval adapter)",
-            as_str,
-            flag="--judge",
-        ),
-        TaskOption("judge_args", "the judge's arguments, k=v,k2=v2", as_str, "", flag="--judge-args"),
+        *judge_options("clip_score, r_precision and cmmd"),
         TaskOption(
             "cmmd_estimator",
             f"CMMD estimator: {', '.join(ESTIMATORS)} (default reference: the published code's)",

@@ -237,6 +237,12 @@ class TaskType(ABC):
         )
 
     # --- adapters and run options --------------------------------------------------
+    def adapter_defaults(self) -> dict[str, Any]:
+        """Constructor arguments this task offers its adapters (as the run's seed and
+        device): passed to an adapter whose constructor takes them and the user did not
+        set them (caption: the card's ``instruction``)."""
+        return {}
+
     def adapt(self, model: Any) -> ModelAdapter:
         """The model as this type's adapter protocol (duck-typed objects are wrapped)."""
         return as_adapter(model, self.adapter_protocols, self.capability)

@@ -96,6 +96,18 @@ def one_of(*choices: str) -> Parser:
     return parse
 
 
+def judge_options(metrics: str) -> tuple[TaskOption, TaskOption]:
+    """``--judge`` and ``--judge-args``: a retrieval model that judges text-image agreement
+    (``metrics`` names what it judges). Task types that take a judge share these options,
+    so the flags mean the same everywhere."""
+    return (
+        TaskOption(
+            "judge", f"retrieval model for {metrics} (any `muge-eval models` retrieval adapter)", as_str, flag="--judge"
+        ),
+        TaskOption("judge_args", "the judge's arguments, k=v,k2=v2", as_str, "", flag="--judge-args"),
+    )
+
+
 # --- resolution ------------------------------------------------------------------------
 def _parse(option: TaskOption, value: Any) -> Any:
     return option.parse(value)

@@ -10,25 +10,13 @@ torch and transformers are imported only when the adapter is built.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from muge_eval.caption.adapters.base import CaptionAdapter
+from muge_eval.caption.adapters.hf_common import HFCheckpoint, check_generation, join_cjk, resolve_device
 from muge_eval.errors import UsageError
-from muge_eval.fingerprint import directory_fingerprint
-from muge_eval.hub import cache_only, not_cached_message
-
-DTYPES = ("auto", "float32", "float16", "bfloat16")
-CHECKPOINT_PATTERNS = ("*.json", "*.safetensors", "*.bin", "*.txt", "*.model", "*.tiktoken")
-# A BERT-style Chinese tokenizer decodes "红 色 连 衣 裙": drop spaces next to CJK text.
-CJK_SPACE = re.compile(r"(?<=[\u3000-\u9fff\uf900-\ufaff])\s+|\s+(?=[\u3000-\u9fff\uf900-\ufaff])")
-
-
-def join_cjk(text: str) -> str:
-    return CJK_SPACE.sub("", text).strip()
 
 
 def _auto_model_class() -> Any:
@@ -53,40 +41,19 @@ class HFCaptioner(CaptionAdapter):
         trust_remote_code: bool = False,
         join_cjk_spaces: bool = True,
     ):
-        if dtype not in DTYPES:
-            raise UsageError(f"hf-captioner: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        if max_new_tokens < 1 or num_beams < 1:
-            raise UsageError("hf-captioner: max_new_tokens and num_beams must be at least 1")
-        import torch
+        check_generation("hf-captioner", dtype, max_new_tokens, num_beams)
         import transformers
 
-        from muge_eval.models.torch_utils import resolve_device
-
         self.device = resolve_device(device)  # device=cuda without a GPU fails here, before loading
-        self.source = model
-        self.revision = revision or None
+        self.checkpoint = HFCheckpoint("hf-captioner", model, revision, trust_remote_code)
         self.max_new_tokens = max_new_tokens
         self.num_beams = num_beams
         self.prompt = prompt
         self.join_cjk_spaces = join_cjk_spaces
-        torch_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}.get(dtype)
-        kwargs: dict[str, Any] = {"revision": self.revision, "trust_remote_code": trust_remote_code}
-        offline = cache_only(model)
-        if offline:
-            kwargs["local_files_only"] = True
-        try:
-            self.model = _auto_model_class().from_pretrained(
-                model, **kwargs, **({"dtype": torch_dtype} if torch_dtype else {})
-            )
-        except (OSError, ValueError) as exc:
-            if offline:
-                raise UsageError(f"hf-captioner: {not_cached_message(model)}") from exc
-            raise UsageError(f"hf-captioner: cannot load model {model!r}: {exc}") from exc
+        self.model = self.checkpoint.load_model(_auto_model_class(), dtype)
         self.model.to(self.device).eval()
         self.dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")
-        self.processor = self._load_processor(transformers, model, kwargs)
-        self._local_dir = Path(model).expanduser() if Path(model).expanduser().is_dir() else None
-        self._fingerprint: str | None = None
+        self.processor = self._load_processor(transformers, model, self.checkpoint.kwargs)
 
     @staticmethod
     def _load_processor(transformers: Any, model: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -131,14 +98,10 @@ class HFCaptioner(CaptionAdapter):
         return [join_cjk(t) if self.join_cjk_spaces else t.strip() for t in texts]
 
     def fingerprint(self) -> str | None:
-        if self._fingerprint is None and self._local_dir is not None:
-            self._fingerprint = directory_fingerprint(self._local_dir, CHECKPOINT_PATTERNS)
-        return self._fingerprint
+        return self.checkpoint.fingerprint()
 
     def cache_identity(self) -> str | None:
-        if self._local_dir is not None:
-            return self.fingerprint()
-        return f"hub:{self.source}@{self.revision}" if self.revision else None
+        return self.checkpoint.cache_identity()
 
     def generation_settings(self) -> dict[str, Any]:
         return {

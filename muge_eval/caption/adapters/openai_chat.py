@@ -1,6 +1,7 @@
 """``openai-chat``: captions from any OpenAI-compatible chat-completions server (vLLM,
 SGLang, hosted Qwen-VL style APIs). Each image goes as a base64 JPEG data URL with a
-configurable Chinese prompt; requests run concurrently with timeouts and retries (see
+Chinese instruction (the ``prompt`` model argument, else the task card's
+``caption_prompt``, else a default e-commerce one); requests run concurrently with timeouts and retries (see
 ``muge_eval.models.http_client``). The API key is read from the environment variable
 named by ``api_key_env`` and is never written anywhere."""
 
@@ -47,7 +48,8 @@ class OpenAIChatCaptioner(CaptionAdapter):
         model: str,
         base_url: str = "http://127.0.0.1:8000/v1",
         api_key_env: str = "OPENAI_API_KEY",
-        prompt: str = DEFAULT_PROMPT,
+        prompt: str = "",
+        instruction: str = "",
         system_prompt: str = "",
         max_tokens: int = 64,
         temperature: float = 0.0,
@@ -57,7 +59,7 @@ class OpenAIChatCaptioner(CaptionAdapter):
         backoff_s: float = 0.5,
     ):
         self.model = model
-        self.prompt = prompt
+        self.prompt = prompt or instruction or DEFAULT_PROMPT
         self.system_prompt = system_prompt
         self.max_tokens = max_tokens
         self.temperature = temperature

@@ -1,9 +1,9 @@
 """``features``: precomputed embeddings, looked up by id.
 
 Accepted files: Chinese-CLIP's ``*.img_feat.jsonl`` / ``*.txt_feat.jsonl`` (lines
-``{"image_id": 1, "feature": [...]}`` / ``{"text_id": 1, "feature": [...]}``), or a ``.npy``
-matrix with its ids in a ``.npy`` integer vector or a text file of one id per line.
-Loaded without pickle.
+``{"image_id": 1, "feature": [...]}`` / ``{"text_id": 1, "feature": [...]}``; an id may also
+be a string, as caption image ids are), or a ``.npy`` matrix with its ids in a ``.npy``
+integer vector or a text file of one id per line. Loaded without pickle.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from muge_eval.io.jsonl import is_json_int, iter_json_lines, open_text
 from muge_eval.io.npz import read_npy_array
 from muge_eval.models.base import ImageBatch, RetrievalAdapter, TextBatch
 
-FeatureTable = tuple[dict[int, int], npt.NDArray[np.float32]]
+FeatureTable = tuple[dict[int | str, int], npt.NDArray[np.float32]]
 
 
 def _read_jsonl_features(path: Path, id_keys: tuple[str, ...]) -> FeatureTable:
     problems = ProblemList(str(path))
-    rows: dict[int, int] = {}
+    rows: dict[int | str, int] = {}
     vectors: list[list[float]] = []
     dim: int | None = None
     for line in iter_json_lines(path, "feature file"):
@@ -38,8 +38,8 @@ def _read_jsonl_features(path: Path, id_keys: tuple[str, ...]) -> FeatureTable:
             problems.add("missing", line.number, id_keys[0])
             continue
         item_id, feature = obj[key], obj.get("feature")
-        if not is_json_int(item_id):
-            problems.add(f"must be an integer, got {brief(item_id)}", line.number, key)
+        if not is_json_int(item_id) and not (isinstance(item_id, str) and item_id):
+            problems.add(f"must be an integer or a non-empty string, got {brief(item_id)}", line.number, key)
             continue
         if not isinstance(feature, list) or not feature or not all(isinstance(v, (int, float)) for v in feature):
             problems.add("must be a non-empty list of numbers", line.number, "feature")
@@ -88,7 +88,8 @@ def _read_npy_features(path: Path, ids_path: Path | None) -> FeatureTable:
         raise InputError([Problem(str(path), f"shape {matrix.shape} does not match {len(ids)} ids in {ids_path}")])
     if len(set(ids)) != len(ids):
         raise InputError([Problem(str(ids_path), "ids repeat")])
-    return {item: row for row, item in enumerate(ids)}, matrix.astype(np.float32)
+    table: dict[int | str, int] = {item: row for row, item in enumerate(ids)}
+    return table, matrix.astype(np.float32)
 
 
 def load_feature_table(path: Path, ids_path: Path | None, id_keys: tuple[str, ...]) -> FeatureTable:
@@ -155,7 +156,7 @@ class PrecomputedFeatures(RetrievalAdapter):
         if missing:
             shown = ", ".join(map(str, missing[:20]))
             raise InputError([Problem(source, f"no feature for {len(missing)} {kind} id(s): {shown}")])
-        return matrix[[rows[i] for i in ids]]  # type: ignore[index]
+        return matrix[[rows[i] for i in ids]]
 
     def encode_texts(self, texts: list[str]) -> npt.NDArray[np.float32]:
         raise UsageError("the features adapter looks texts up by id; it cannot embed new text")
