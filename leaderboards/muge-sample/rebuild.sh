@@ -1,37 +1,88 @@
 #!/usr/bin/env bash
-# Regenerate the results of the built-in baselines on the bundled samples, submit them to
-# this board (replacing the stored ones) and build the site.
-#   usage: leaderboards/muge-sample/rebuild.sh [SITE_DIR]   (default: leaderboards/muge-sample/site)
-# Needs `muge-eval` on the PATH (or set MUGE_EVAL="python -m muge_eval").
+# Build this board's site from its stored results; optionally rerun the built-in baselines
+# on the bundled samples to check or to replace the stored results.
+#
+#   usage: leaderboards/muge-sample/rebuild.sh [--check | --update] [SITE_DIR]
+#     (no option)  build the site from the stored results; the checkout is not touched
+#     --check      also rerun the baselines in a temporary copy of the board and compare
+#                  each with its stored result (muge-eval regress, tolerance 0); exit 1
+#                  when a metric differs, 3 when a run is not comparable
+#     --update     rerun the baselines and store them on this board (replacing the stored
+#                  results and samples: tracked files change, on purpose), then build
+#   SITE_DIR defaults to leaderboards/muge-sample/site (git-ignored).
+#
+# Stored results record when and on what they were made (created_at, environment), so a
+# rerun never gives the same bytes: only --update writes them, and --check compares the
+# numbers instead. Needs `muge-eval` on the PATH (or set MUGE_EVAL="python -m muge_eval").
 set -euo pipefail
+mode=build
+case "${1:-}" in
+  --check) mode=check; shift ;;
+  --update) mode=update; shift ;;
+  -*) echo "unknown option $1 (use --check or --update)" >&2; exit 2 ;;
+esac
 board="$(cd "$(dirname "$0")" && pwd)"
 site="${1:-$board/site}"
 muge_eval=(${MUGE_EVAL:-muge-eval})
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+target="$board"
+if [ "$mode" = check ]; then
+  # A copy of the board (with the stored results) that the fresh runs replace.
+  target="$work/board"
+  mkdir -p "$target"
+  cp -R "$board/board.yaml" "$board/results" "$target/"
+fi
+
+submit() {  # RESULTS_JSON CARD
+  "${muge_eval[@]}" submit "$1" --board "$target" --replace --card "$board/cards/$2.yaml" >/dev/null
+}
+
 baseline() {  # TASK MODEL DISPLAY_NAME [MODEL_ARGS]
-  local out="$work/$1/$3"
+  local out="$work/runs/$1/$3"
   "${muge_eval[@]}" --quiet run --task "$1" --model "$2" --model-name "$3" --model-args "${4:-}" \
     --log-samples --output-dir "$out" >/dev/null
-  "${muge_eval[@]}" submit "$out/results.json" --board "$board" --replace
+  submit "$out/results.json" "$2"
 }
 
-# Two seeds of the chance baseline: their difference is noise, which the site marks.
-baseline muge-retrieval-sample random random
-baseline muge-retrieval-sample random random-seed7 seed=7
-# Captioning: the human-agreement baseline (one reference held out per image), two seeds.
-baseline muge-caption-sample human human
-baseline muge-caption-sample human human-seed7 seed=7
-
-# Text-to-image: the procedural colour-keyword generator, judged by the random retrieval
-# baseline (FID and IS need Inception weights that are not bundled).
 baseline_t2i() {  # DISPLAY_NAME JUDGE_ARGS
-  local out="$work/muge-t2i-sample/$1"
+  local out="$work/runs/muge-t2i-sample/$1"
   "${muge_eval[@]}" --quiet run --task muge-t2i-sample --model procedural --model-name "$1" \
     --judge random --judge-args "$2" --log-samples --output-dir "$out" >/dev/null
-  "${muge_eval[@]}" submit "$out/results.json" --board "$board" --replace
+  submit "$out/results.json" procedural
 }
-baseline_t2i procedural seed=1234
+
+if [ "$mode" != build ]; then
+  # Two seeds of the chance baseline: their difference is noise, which the site marks.
+  baseline muge-retrieval-sample random random
+  baseline muge-retrieval-sample random random-seed7 seed=7
+  # Captioning: the human-agreement baseline (one reference held out per image), two seeds.
+  baseline muge-caption-sample human human
+  baseline muge-caption-sample human human-seed7 seed=7
+  # Text-to-image: the procedural colour-keyword generator, judged by the random retrieval
+  # baseline (FID and IS need Inception weights that are not bundled).
+  baseline_t2i procedural seed=1234
+fi
+
+if [ "$mode" = check ]; then
+  status=0
+  for fresh in "$target"/results/*.json; do
+    stored="$board/results/$(basename "$fresh")"
+    if [ ! -f "$stored" ]; then
+      echo "$(basename "$fresh"): a baseline that is not stored on the board (run --update)" >&2
+      status=1
+      continue
+    fi
+    "${muge_eval[@]}" regress --expected "$stored" --actual "$fresh" >/dev/null || {
+      code=$?
+      echo "$(basename "$fresh"): the stored result differs from a fresh run (exit $code):" >&2
+      "${muge_eval[@]}" regress --expected "$stored" --actual "$fresh" >&2 || true
+      [ "$status" -ne 0 ] || status=$code
+    }
+  done
+  [ "$status" -eq 0 ] || exit "$status"
+  echo "stored results reproduced by fresh runs"
+fi
 
 "${muge_eval[@]}" leaderboard build "$board" --out "$site"
