@@ -107,10 +107,13 @@ def _task_runs(
     bar: Any,
 ) -> TaskTable:
     """One task: its table (intervals from the samples), and each run's page and gallery."""
+    bar.set_postfix_str(f"{task.name}: reading samples")
     samples: dict[str, Sequence[Mapping[str, Any]] | None] = {}
     for entry in entries:
         samples[entry.stem] = read_samples(entry.samples_path) if entry.samples_path is not None else None
+    bar.set_postfix_str(f"{task.name}: intervals")
     table = task_table(board, task, entries, samples, types, references)
+    bar.set_postfix_str(f"{task.name}: galleries")
     hook = gallery_hook(table.task_type)
     key_field = types.item_key(table.task_type)
     plans = {}
@@ -122,6 +125,7 @@ def _task_runs(
     galleries = task_galleries(
         plans, {e.stem: e.gallery_path for e in entries}, data_dir, task.split, task_slug(task.name), store
     )
+    bar.set_postfix_str(f"{task.name}: pages")
     for entry in entries:
         document = scrub(entry.document)
         context = {
@@ -155,7 +159,6 @@ def _pages(
     bar = progress.bar(len(entries), "leaderboard build", "run")
     try:
         for task in board.tasks:
-            bar.set_postfix_str(task.name)
             table = _task_runs(
                 env,
                 board,
