@@ -56,6 +56,13 @@ class ModelCard:
         return f"{self.parameters:g}"
 
     @property
+    def parameters_exact(self) -> str:
+        """``150,000,000``: the count as given."""
+        if self.parameters is None:
+            return ""
+        return f"{int(self.parameters):,}" if self.parameters.is_integer() else f"{self.parameters:,}"
+
+    @property
     def release_year(self) -> float | None:
         """The release date as a fractional year (for plotting), None when unknown."""
         date = parse_release_date(self.release_date)

@@ -22,7 +22,7 @@ from muge_eval.io.atomic import atomic_write_lines
 from muge_eval.leaderboard.board import Board, BoardTask
 from muge_eval.leaderboard.entries import SAMPLES_SUFFIX, Entry, entries_for, load_entries
 from muge_eval.leaderboard.exports import overview_csv, overview_json, task_csv, task_json
-from muge_eval.leaderboard.gallery.build import RunGallery, plan_gallery, task_galleries
+from muge_eval.leaderboard.gallery.build import GalleryContext, RunGallery, plan_gallery, task_galleries
 from muge_eval.leaderboard.gallery.hooks import gallery_hook
 from muge_eval.leaderboard.gallery.images import ThumbnailStore
 from muge_eval.leaderboard.modelcard import card_from
@@ -114,13 +114,13 @@ def _task_runs(
     bar.set_postfix_str(f"{task.name}: intervals")
     table = task_table(board, task, entries, samples, types, references)
     bar.set_postfix_str(f"{task.name}: galleries")
-    hook = gallery_hook(table.task_type)
-    key_field = types.item_key(table.task_type)
+    choice = GalleryContext(
+        task, board.gallery, board.seed, types.item_key(table.task_type), gallery_hook(table.task_type)
+    )
     plans = {}
     for entry in entries:
         infos = metric_infos([entry.document], task.columns, table.task_type, types)
-        found = samples[entry.stem] or []
-        plans[entry.stem] = plan_gallery(infos, found, task, board.gallery, board.seed, key_field, hook)
+        plans[entry.stem] = plan_gallery(infos, samples[entry.stem] or [], choice)
     del samples
     galleries = task_galleries(
         plans, {e.stem: e.gallery_path for e in entries}, data_dir, task.split, task_slug(task.name), store

@@ -18,7 +18,7 @@ from muge_eval.io.atomic import atomic_write_json, atomic_write_lines
 from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.checks import board_problems, direction_problems, model_key
 from muge_eval.leaderboard.entries import GALLERY_ROLE, GALLERY_SUFFIX, SAMPLES_SUFFIX, canonical_stem, load_entries
-from muge_eval.leaderboard.gallery.build import submission_images
+from muge_eval.leaderboard.gallery.build import GalleryContext, submission_images
 from muge_eval.leaderboard.gallery.hooks import gallery_hook
 from muge_eval.leaderboard.gallery.images import write_image_tsv
 from muge_eval.leaderboard.paths import scrub, scrubbed_lines
@@ -89,17 +89,8 @@ def _gallery_images(checked: Checked, path: Path, board: Board) -> dict[str, byt
         return {}
     types = TaskTypeCatalog()
     infos = metric_infos([document], task.columns, task_type, types)
-    return submission_images(
-        document,
-        infos,
-        path,
-        checked.samples,
-        task,
-        board.gallery,
-        board.seed,
-        types.item_key(task_type),
-        gallery_hook(task_type),
-    )
+    context = GalleryContext(task, board.gallery, board.seed, types.item_key(task_type), gallery_hook(task_type))
+    return submission_images(document, infos, path, checked.samples, context)
 
 
 def submit(path: Path, board: Board, replace: bool = False, card: Mapping[str, Any] | None = None) -> Stored:

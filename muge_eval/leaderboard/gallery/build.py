@@ -35,20 +35,26 @@ class Plan:
     scores: ItemScores | None
 
 
+@dataclass(frozen=True)
+class GalleryContext:
+    """What choosing and showing a task's gallery items depends on."""
+
+    task: BoardTask
+    settings: GallerySettings
+    seed: int
+    key_field: str | None
+    hook: GalleryHook
+
+
 def plan_gallery(
-    infos: Mapping[str, Mapping[str, Any]],
-    samples: Sequence[Mapping[str, Any]],
-    task: BoardTask,
-    settings: GallerySettings,
-    seed: int,
-    key_field: str | None,
-    hook: GalleryHook,
+    infos: Mapping[str, Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], context: GalleryContext
 ) -> Plan:
     """The items a run's gallery shows and what its task type's hook makes of them."""
+    task, settings = context.task, context.settings
     columns = [task.main_metric, *[c for c in task.columns if c != task.main_metric]]
     scores = item_scores(infos, columns, samples)
-    chosen = tuple(choose(samples, scores, key_field, seed, settings.seeded, settings.extremes))
-    return Plan(chosen, tuple(hook.view(samples[c.index], key_field) for c in chosen), scores)
+    chosen = tuple(choose(samples, scores, context.key_field, context.seed, settings.seeded, settings.extremes))
+    return Plan(chosen, tuple(context.hook.view(samples[c.index], context.key_field) for c in chosen), scores)
 
 
 def run_picture_ids(plan: Plan) -> set[str]:
@@ -60,19 +66,15 @@ def submission_images(
     infos: Mapping[str, Mapping[str, Any]],
     results_path: Path,
     samples: Sequence[Mapping[str, Any]],
-    task: BoardTask,
-    settings: GallerySettings,
-    seed: int,
-    key_field: str | None,
-    hook: GalleryHook,
+    context: GalleryContext,
 ) -> dict[str, bytes]:
     """Thumbnails of the images a run made for its gallery items (stored with a submission,
     since the run's folder is not kept)."""
-    if not hook.makes_images or not samples:
+    if not context.hook.makes_images or not samples:
         return {}
-    plan = plan_gallery(infos, samples, task, settings, seed, key_field, hook)
-    found = hook.run_images(document, results_path, run_picture_ids(plan))
-    small = {key: thumbnail(data, settings.thumbnail) for key, data in found.items()}
+    plan = plan_gallery(infos, samples, context)
+    found = context.hook.run_images(document, results_path, run_picture_ids(plan))
+    small = {key: thumbnail(data, context.settings.thumbnail) for key, data in found.items()}
     return {key: value[0] for key, value in small.items() if value is not None}
 
 

@@ -4,14 +4,13 @@ by its per-item score."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from muge_eval.metrics.persample import DEFAULT_FILTER_VALUES, KEY_FIELDS
+from muge_eval.metrics.persample import KEY_FIELDS, item_value, passes_filter
 
 SEEDED = "seeded"
 WORST = "worst"
@@ -35,24 +34,6 @@ class Chosen:
     why: tuple[str, ...]
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _field(sample: Mapping[str, Any], name: str) -> Any:
-    if name in sample:
-        return sample[name]
-    for group in ("scores", "metrics"):
-        nested = sample.get(group)
-        if isinstance(nested, Mapping) and name in nested:
-            return nested[name]
-    return None
-
-
 def _per_item(info: Mapping[str, Any], metric: str, samples: Sequence[Mapping[str, Any]]) -> tuple[float | None, ...]:
     """A mean metric's own per-item value; for a corpus or set metric, a per-item field of
     the same name if the samples carry one (e.g. each image's CIDEr-D)."""
@@ -61,14 +42,8 @@ def _per_item(info: Mapping[str, Any], metric: str, samples: Sequence[Mapping[st
         item_filter = info.get("item_filter") or {}
     else:
         fields, item_filter = [metric], {}
-    out: list[float | None] = []
-    for sample in samples:
-        if not all(sample.get(k, DEFAULT_FILTER_VALUES.get(k)) == v for k, v in dict(item_filter).items()):
-            out.append(None)
-            continue
-        row = [_number(_field(sample, f)) for f in fields]
-        out.append(None if any(v is None for v in row) else sum(v for v in row if v is not None) / len(row))
-    return tuple(out)
+    selected = dict(item_filter)
+    return tuple(item_value(s, fields) if passes_filter(s, selected) else None for s in samples)
 
 
 def item_scores(
