@@ -272,3 +272,28 @@ def test_build_refuses_a_data_dir_for_a_task_not_on_the_board(tmp_path: Path) ->
     assert result.exit_code == 2 and "other-task" in result.output
     result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)])
     assert result.exit_code == 2 and "TASK=DIR" in result.output
+
+
+def test_every_text_of_the_templates_and_gallery_hooks_has_a_chinese_translation() -> None:
+    from importlib import resources
+
+    from muge_eval.leaderboard.gallery.hooks import HOOKS, GalleryHook
+    from muge_eval.leaderboard.gallery.select import BEST, SEEDED, WORST
+    from muge_eval.leaderboard.i18n import ZH
+    from muge_eval.leaderboard.modelcard import SETTINGS, WEIGHTS
+
+    folder = resources.files("muge_eval.leaderboard").joinpath("templates")
+    texts = set()
+    for name in ("base", "macros", "overview", "task", "run", "gallery", "plots"):
+        source = folder.joinpath(f"{name}.html.j2").read_text(encoding="utf-8")
+        texts |= {m[1] for m in re.findall(r"\bt\(\s*(\"|')(.+?)\1", source)}
+    assert len(texts) > 80
+    sample = {"query_id": 1, "query_text": "q", "predicted": [1], "relevant": [2], "image_id": "a", "img_id": "b"}
+    for hook in [GalleryHook, *HOOKS.values()]:
+        for direction in ("text_to_image", "image_to_text"):
+            view = hook().view({**sample, "caption": "c", "description": "d", "direction": direction}, None)
+            texts |= {b.label for b in view.texts} | {p.role for p in view.pictures}
+            texts |= {key for key, _ in view.fields if hook is not GalleryHook}
+    texts |= {SEEDED, WORST, BEST, *SETTINGS, *WEIGHTS, *(f"{w} weights" for w in WEIGHTS)}
+    missing = sorted(t for t in texts if t not in ZH)
+    assert missing == []
