@@ -7,14 +7,23 @@
    (random weights of the right shapes: the speed does not depend on their values).
 3. End to end against pytorch-fid 0.3.0 (its loader, network, statistics and sqrtm) on
    the same PNGs and the same state dict: relative difference of the FID.
+4. The cost of each metric's arithmetic at 5,000 generated vs 5,000 real images beside
+   FID's: KID (100 subsets of 1,000), precision/recall/density/coverage (k = 5) on 2048-d
+   Inception and 1024-d DINOv2 features, FD-DINOv2, CMMD on 768-d embeddings. The features
+   are random arrays of each metric's dimension (the arithmetic does not depend on their
+   values); feature extraction is not included (section 2 measures Inception's).
+   Best of 3 wall times, with the load average and the CPU model.
 
     python benchmarks/t2i_metrics.py            # full size
     python benchmarks/t2i_metrics.py --quick    # small, for CI
+    python benchmarks/t2i_metrics.py --skip fid,extraction,e2e   # only the metric costs
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import sys
 import tempfile
 import time
@@ -58,6 +67,51 @@ def bench_fid(n: int, d: int, repeats: int) -> None:
     print(f"  eigenvalue trace : {ours:.10f}  {ours_s:8.2f} s")
     print(f"  scipy sqrtm      : {reference:.10f}  {scipy_s:8.2f} s")
     print(f"  relative diff    : {abs(ours - reference) / abs(reference):.2e}   speed-up x{scipy_s / ours_s:.1f}")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def bench_metric_costs(n: int, repeats: int) -> None:
+    """Each metric's arithmetic on random features of its dimension, n generated vs n real
+    (the real statistics precomputed, as the cache holds them)."""
+    from muge_eval.t2i.cmmd import cmmd
+    from muge_eval.t2i.fid import feature_statistics, fid_from_features
+    from muge_eval.t2i.kid import kid
+    from muge_eval.t2i.prdc import prdc
+
+    inception_gen, inception_real = synthetic_features(n, 2048, 0, 0.0), synthetic_features(n, 2048, 1, 0.1)
+    dinov2_gen, dinov2_real = synthetic_features(n, 1024, 2, 0.0), synthetic_features(n, 1024, 3, 0.1)
+    clip_gen, clip_real = synthetic_features(n, 768, 4, 0.0), synthetic_features(n, 768, 5, 0.1)
+    inception_stats, dinov2_stats = feature_statistics(inception_real), feature_statistics(dinov2_real)
+    cases: list[tuple[str, Callable[[], float]]] = [
+        ("FID (2048-d Inception)", lambda: fid_from_features(inception_gen, inception_stats)),
+        ("KID (2048-d, 100 subsets of 1,000)", lambda: kid(inception_gen, inception_real).mean),
+        (
+            "KID, one subset at a time",
+            lambda: kid(inception_gen, inception_real, precompute=False).mean,
+        ),
+        ("precision/recall/density/coverage (2048-d, k=5)", lambda: prdc(inception_real, inception_gen).precision),
+        ("FD-DINOv2 (1024-d)", lambda: fid_from_features(dinov2_gen, dinov2_stats)),
+        ("precision/recall/density/coverage (1024-d DINOv2)", lambda: prdc(dinov2_real, dinov2_gen).precision),
+        ("CMMD (768-d judge embeddings)", lambda: cmmd(clip_gen, clip_real)),
+    ]
+    load_before = os.getloadavg()
+    print(f"[metric costs] {n} generated vs {n} real, random features, best of {repeats}")
+    print(f"  cpu: {cpu_model()}, {os.cpu_count()} cores; load average {load_before[0]:.2f} at start")
+    fid_s = 0.0
+    for name, func in cases:
+        _, seconds = _best_of(repeats, func)
+        fid_s = fid_s or seconds
+        print(f"  {name:52s} {seconds:8.2f} s   x{seconds / fid_s:5.1f} FID")
+    print(f"  load average at end: {os.getloadavg()[0]:.2f}")
 
 
 def bench_extraction(count: int, batch: int, devices: list[str], weights_path: Path) -> None:
@@ -140,12 +194,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
     parser.add_argument("--n", type=int, default=None, help="features per side for the FID timing")
     parser.add_argument("--repeat", type=int, default=3, help="timing repeats (the fastest is reported)")
-    parser.add_argument("--skip", default="", help="comma list of sections to skip: fid,extraction,e2e")
+    parser.add_argument("--skip", default="", help="comma list of sections to skip: fid,extraction,e2e,costs")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n, d = (args.n or (1000 if args.quick else 5000)), (256 if args.quick else 2048)
     if "fid" not in skip:
         bench_fid(n, d, args.repeat)
+    if "costs" not in skip:
+        bench_metric_costs(args.n or (1000 if args.quick else 5000), args.repeat)
     if skip >= {"extraction", "e2e"}:
         return
     import torch

@@ -18,7 +18,7 @@ KINDS = {
     "embeddings": "embedding chunks of a model on a data set (resumable encoding)",
     "captions": "captions a model wrote (resumable captioning)",
     "t2i-generations": "images a generator drew (resumable generation)",
-    "fid-stats": "Inception statistics of real image sets",
+    "fid-stats": "features and statistics of real image sets (FID Inception, DINOv2)",
     "jieba": "jieba's prefix dictionary cache",
     "weights": "weight files the user put there (never downloaded)",
 }

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from muge_eval.errors import InputError, Problem
+from muge_eval.io.safe_yaml import read_yaml_file
 
 DATA_SOURCES = ("local", "hub", "saved")
 
@@ -147,14 +146,7 @@ def parse_card(doc: Any, file: str, path: Path | None = None, sha256: str = "") 
 
 def load_card(path: Path) -> TaskCard:
     """Read and check one card file; its sha256 goes into every results file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError([Problem(str(path), f"cannot read task card: {exc.strerror}")], "invalid task card") from exc
-    try:
-        doc = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not valid YAML: {exc}")], "invalid task card") from exc
+    doc, raw = read_yaml_file(path, "task card")
     return parse_card(doc, str(path), path.resolve(), hashlib.sha256(raw).hexdigest())
 
 

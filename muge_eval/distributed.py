@@ -85,6 +85,17 @@ def all_max(ctx: DistContext, value: int) -> int:
     return int(tensor.item())
 
 
+def barrier(ctx: DistContext) -> None:
+    """Wait until every rank gets here (nothing to do in a single process)."""
+    if not ctx.active:
+        return
+    dist = _ensure_group(ctx)
+    if dist.get_backend() == "nccl":
+        dist.barrier(device_ids=[ctx.local_rank])
+    else:
+        dist.barrier()
+
+
 def gather_rows(
     ctx: DistContext, local: npt.NDArray[np.float32], rows_per_rank: Sequence[int]
 ) -> list[npt.NDArray[np.float32]] | None:

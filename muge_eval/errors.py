@@ -6,10 +6,28 @@ fixes a submission in one pass instead of one error per run.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
+from typing import Any
 
 # After this many problems the message gives a count of the rest.
 MAX_LISTED_PROBLEMS = 20
+# How much of a user's value a message quotes.
+QUOTED_CHARACTERS = 60
+
+
+def shorten(text: str, limit: int = QUOTED_CHARACTERS) -> str:
+    """``text`` cut to at most ``limit`` characters, for quoting in a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def brief(value: Any) -> str:
+    """``repr(value)`` cut short: a message quotes a user's value, never all of a huge one."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = QUOTED_CHARACTERS
+    shortener.maxlist = shortener.maxdict = 6
+    shortener.maxlevel = 3
+    return shortener.repr(value)
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,12 @@ class UsageError(MugeEvalError):
     """A wrong option, unknown name or impossible combination (exit code 2)."""
 
     exit_code = 2
+
+
+class OutputError(MugeEvalError):
+    """A file could not be written (a full disk, a read-only folder); the message names it."""
+
+    exit_code = 1
 
 
 class InputError(MugeEvalError):

@@ -18,6 +18,7 @@ BUILTIN_TASK_TYPES = {
     "retrieval": ("muge_eval.retrieval.task:RetrievalTask", "text-image retrieval, Recall@k and mean recall"),
     "caption": ("muge_eval.caption.task:CaptionTask", "image captioning, BLEU/ROUGE-L/CIDEr-D on Chinese tokens"),
     "t2i": ("muge_eval.t2i.task:T2ITask", "text-to-image: FID, IS, CLIP score, R-precision"),
+    "classification": ("muge_eval.classification.task:ClassificationTask", "zero-shot image classification, top-1/5"),
 }
 # name -> (import path, one-line summary) of the built-in model adapters.
 BUILTIN_MODELS = {

@@ -15,9 +15,9 @@ import jsonschema
 
 from muge_eval.cards import TaskCard
 from muge_eval.environment import describe_environment
-from muge_eval.errors import InputError, Problem
+from muge_eval.errors import InputError, Problem, shorten
 from muge_eval.io.atomic import atomic_write_json
-from muge_eval.io.jsonl import iter_json_lines
+from muge_eval.io.jsonl import iter_json_lines, read_json_document
 from muge_eval.specs import TaskOutcome
 from muge_eval.version import __version__
 
@@ -34,7 +34,7 @@ def schema_problems(document: Any, file: str) -> list[Problem]:
     """Every schema violation, plus non-finite metric values, as problems."""
     validator = jsonschema.Draft202012Validator(load_schema())
     problems = [
-        Problem(file, error.message, field="/".join(str(p) for p in error.absolute_path) or None)
+        Problem(file, shorten(error.message, 300), field="/".join(str(p) for p in error.absolute_path) or None)
         for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if isinstance(document, dict) and isinstance(document.get("metrics"), dict):
@@ -99,10 +99,7 @@ def read_results(path: Path, registered_types: Iterable[str] | None = None) -> d
     """A results file, checked against the schema and (when given) the registered task types."""
     if not path.is_file():
         raise InputError([Problem(str(path), "results file not found")], "missing file")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"), parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}")], "invalid results file") from exc
+    document = read_json_document(path, "results file", allow_constants=False)
     validate_results(document, str(path))
     assert isinstance(document, dict)
     if registered_types is not None:
@@ -110,10 +107,6 @@ def read_results(path: Path, registered_types: Iterable[str] | None = None) -> d
         if problems:
             raise InputError(problems, "invalid results file")
     return document
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed in a results file")
 
 
 def samples_path_of(document: Mapping[str, Any], results_path: Path) -> Path | None:

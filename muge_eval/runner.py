@@ -9,21 +9,24 @@ the results file.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import muge_eval.distributed as distributed
+from muge_eval.errors import MugeEvalError
 from muge_eval.io.atomic import atomic_write_json, atomic_write_lines
 from muge_eval.models.base import ModelAdapter
 from muge_eval.models.factory import ModelRequest, build_adapter
 from muge_eval.naming import safe_name
 from muge_eval.plugins import Registries
 from muge_eval.progress import Progress
-from muge_eval.results import build_results, write_results
+from muge_eval.results import build_results, read_results, write_results
 from muge_eval.specs import RunConfig, TaskOutcome
 from muge_eval.tasktypes.base import TaskType
 
@@ -56,13 +59,9 @@ def evaluate_task(
     """Check, build the model, run. Returns the outcome (empty on a worker rank of a
     multi-process run), the model's results record and the effective run config."""
     task.check_ready(config)  # fails before any model is loaded
-    model, record = build_adapter(
-        registries,
-        request,
-        task.capability,
-        task.adapter_protocols,
-        {"seed": config.seed, "device": config.device},
-    )
+    # The run's seed, device and data directory go to adapter arguments of those names.
+    defaults = {"seed": config.seed, "device": config.device, "data_dir": task.data_dir(config.data_dir)}
+    model, record = build_adapter(registries, request, task.capability, task.adapter_protocols, defaults)
     config = resolve_batch_size(config, model)
     started = time.perf_counter()
     try:
@@ -73,8 +72,33 @@ def evaluate_task(
     return dataclasses.replace(outcome, timings=timings), record, config
 
 
-def default_output_dir(task: TaskType, model_name: str) -> Path:
-    return DEFAULT_OUTPUT_ROOT / safe_name(task.card.name) / safe_name(model_name)
+def default_output_dir(task: TaskType, request: ModelRequest, config: RunConfig, now: datetime | None = None) -> Path:
+    """``muge-results/TASK/MODEL/SPLIT_TIME_HASH``: a folder of its own for every run, so a
+    run never replaces (or sits beside) another's files. HASH digests what else changes the
+    numbers: the model's arguments, the task's options and the run's settings."""
+    settings = {
+        "model_args": {k: str(v) for k, v in sorted(request.args.items())},
+        "task_options": {k: str(v) for k, v in sorted(task.settings.items())},
+        "run": config.recorded(),
+        "data_dir": str(config.data_dir) if config.data_dir else None,
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return (
+        DEFAULT_OUTPUT_ROOT / safe_name(task.card.name) / safe_name(request.name) / f"{config.split}_{stamp}_{digest}"
+    )
+
+
+def earlier_run_files(output_dir: Path) -> set[str]:
+    """The files an earlier run left in ``output_dir`` (as its results file lists them)."""
+    path = output_dir / RESULTS_FILE
+    if not path.is_file():
+        return set()
+    try:
+        listed = read_results(path).get("files") or {}
+    except MugeEvalError:
+        return set()
+    return {name for name in listed.values() if isinstance(name, str) and "/" not in name and name != RESULTS_FILE}
 
 
 def write_run_outputs(
@@ -83,7 +107,10 @@ def write_run_outputs(
     outcome: TaskOutcome,
     log_samples: bool,
 ) -> Path:
-    """Predictions and samples first, the results file last: it exists only when complete."""
+    """Predictions and samples first, the results file last: it exists only when complete.
+    Files an earlier run wrote into the same folder and this one does not are removed once
+    the new results file is in place, so no stale samples sit beside new results."""
+    stale = earlier_run_files(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     for prediction in outcome.predictions:
         prediction.write(output_dir / prediction.name)
@@ -93,6 +120,8 @@ def write_run_outputs(
         )
     results_path = output_dir / RESULTS_FILE
     write_results(results_path, document)
+    for name in stale - set((document.get("files") or {}).values()):
+        (output_dir / name).unlink(missing_ok=True)
     return results_path
 
 

@@ -84,7 +84,7 @@ def test_validate_reports_every_problem_with_lines(tmp_path: Path, gold: Path) -
     assert "Traceback" not in output
     assert f"{pred}:2: not valid JSON" in output
     assert f"{pred}:3: image_id: image {'a' * 32} also on line 1" in output
-    assert f"image {'d' * 32} is not in the gold file" in output and "line 4: image_id" in output
+    assert f"{pred}:4: image_id: image {'d' * 32} is not in the gold file" in output
     assert f"{pred}:5: text: must be a string, got list" in output
     assert f"{pred}:6: image_id: must be a non-empty string, got 7" in output
     assert f"{pred}:7: text: missing" in output

@@ -147,6 +147,7 @@ def test_the_python_api_gives_the_clis_numbers(tmp_path: Path) -> None:
         "muge-retrieval-sample": ("random", []),
         "muge-caption-sample": ("human", []),
         "muge-t2i-sample": ("procedural", ["--judge", "random"]),
+        "classification-sample": ("random", []),
     }
     for task, (model, extra) in runs.items():
         code, _, err = invoke("run", "--task", task, "--model", model, *extra, "--output-dir", str(tmp_path / task))
@@ -222,3 +223,48 @@ def test_a_hub_id_fails_at_once_when_the_hub_cannot_be_reached(monkeypatch: pyte
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert "offline mode is set" in hub.not_cached_message("x/y")
     assert time.perf_counter() - started < 5
+
+
+def test_a_model_path_must_name_a_class(tmp_path: Path) -> None:
+    code, _, err = invoke("run", "--task", "muge-retrieval-sample", "--model", "builtins:print",
+                          "--output-dir", str(tmp_path))  # fmt: skip
+    assert code == 2 and "is not a class" in err
+
+
+def test_default_output_folders_are_unique_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for seed in ("1", "2"):
+        code, _, err = invoke("run", "--task", "muge-retrieval-sample", "--model", "random", "--seed", seed)
+        assert code == 0, err
+    found = sorted((tmp_path / "muge-results" / "muge-retrieval-sample" / "random").glob("valid_*/results.json"))
+    assert len(found) == 2 and found[0].parent != found[1].parent
+
+
+def test_a_rerun_into_the_same_folder_leaves_no_stale_files(tmp_path: Path) -> None:
+    out = str(tmp_path)
+    assert (
+        invoke("run", "--task", "muge-retrieval-sample", "--model", "random", "--log-samples", "--output-dir", out)[0]
+        == 0
+    )
+    assert (tmp_path / "samples.jsonl").exists()
+    assert invoke("run", "--task", "muge-retrieval-sample", "--model", "random", "--output-dir", out)[0] == 0
+    assert not (tmp_path / "samples.jsonl").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.jsonl", "results.json"]
+
+
+def test_the_features_adapter_finds_relative_files_in_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from muge_eval.retrieval.adapters.features import PrecomputedFeatures
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "img.jsonl").write_text('{"image_id": 1, "feature": [1.0, 0.0]}\n')
+    (data / "txt.jsonl").write_text('{"text_id": 1, "feature": [1.0, 0.0]}\n')
+    monkeypatch.chdir(tmp_path)
+    adapter = PrecomputedFeatures(Path("img.jsonl"), Path("txt.jsonl"), data_dir=data)
+    assert adapter.paths[0] == data / "img.jsonl"
+    from muge_eval.errors import InputError
+
+    with pytest.raises(InputError, match=f"looked in {tmp_path} and in {data}"):
+        PrecomputedFeatures(Path("nope.jsonl"), Path("txt.jsonl"), data_dir=data)

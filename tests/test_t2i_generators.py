@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from t2i_helpers import write_dataset, write_submission
+from t2i_helpers import tiny_pipeline, write_dataset, write_submission
 
 from muge_eval.cli.main import main
 from muge_eval.errors import UsageError
@@ -118,7 +118,7 @@ def test_run_sample_task_with_procedural_and_random_judge(tmp_path: Path) -> Non
     )
     assert result.exit_code == 0, result.output
     document = json.loads((out / "results.json").read_text())
-    assert set(document["metrics"]) == {"clip_score", "r_precision"}
+    assert set(document["metrics"]) == {"clip_score", "r_precision", "cmmd"}
     assert document["protocol"]["judge"]["model"]["adapter"] == "random"
     assert document["main_metric"] is None  # FID needs the weights
     assert any("pt_inception-2015-12-05-6726825d.pth" in n for n in document["notes"])
@@ -207,70 +207,10 @@ def test_predictions_adapter_scores_existing_files(tmp_path: Path) -> None:
 # --- diffusers: a tiny pipeline built from small configs --------------------------
 
 
-def _tiny_pipeline(directory: Path) -> Path:
-    import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import BertTokenizer, CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=16,
-        attention_head_dim=2,
-        norm_num_groups=4,
-    )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        block_out_channels=(8,),
-        norm_num_groups=4,
-        down_block_types=("DownEncoderBlock2D",),
-        up_block_types=("UpDecoderBlock2D",),
-        sample_size=16,
-    )
-    vocab = directory / "vocab.txt"
-    directory.mkdir(parents=True)
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"红色蓝帽子连衣裙"]), encoding="utf-8")
-    tokenizer = BertTokenizer(str(vocab), model_max_length=8)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=16,
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            max_position_embeddings=8,
-            bos_token_id=2,
-            eos_token_id=3,
-            pad_token_id=0,
-        )
-    )
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DDIMScheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    target = directory / "pipe"
-    pipe.save_pretrained(str(target))
-    return target
-
-
 def test_diffusers_tiny_pipeline_generates_seeded_images(tmp_path: Path) -> None:
     from muge_eval.t2i.adapters.diffusers_pipeline import DiffusersGenerator
 
-    path = _tiny_pipeline(tmp_path / "tiny")
+    path = tiny_pipeline(tmp_path / "tiny")
     gen = DiffusersGenerator(str(path), steps=2, height=16, width=16, device="cpu")
     assert GENERATION in gen.capabilities and gen.fingerprint().startswith("sha256:")  # type: ignore[union-attr]
     batch = gen.generate(["红色帽子", "蓝色连衣裙"], [1, 2])

@@ -1,6 +1,6 @@
 """The FID Inception path with a random-weight state dict of the right shapes: loading
-from a local file (no download), agreement with pytorch-fid 0.3.0, weight checks, the
-real-statistics cache."""
+from a local file (no download), FID against pytorch-fid 0.3.0 and KID against
+torch-fidelity on its features, weight checks, the real-feature cache."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ def test_fid_matches_pytorch_fid_and_real_stats_are_cached(
         "stats_dir": str(tmp_path / "stats"),
         "device": "cpu",
         "image_size": "any",
+        "metrics": "fid,is_mean,is_std,kid,kid_std",
     }
     task = load_task(build_registries(), "muge-t2i", options)
     gold = task.load_gold("valid", data, None, None)
@@ -85,6 +86,7 @@ def test_fid_matches_pytorch_fid_and_real_stats_are_cached(
         (real_dir / f"{image_id}.png").write_bytes(png((20 * n % 255, 100, 200), 32, n))
     real_act, fake_act = _pytorch_fid_activations([real_dir, fake_dir], weights, monkeypatch)
     cached = load_stats(next((tmp_path / "stats").glob("*.npz")))
+    assert cached is not None
     np.testing.assert_allclose(cached.mu, np.mean(real_act, axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(cached.sigma, np.cov(real_act, rowvar=False), rtol=1e-4, atol=1e-6)
     # Our distance on pytorch-fid's features (the distance itself is pinned against scipy's
@@ -93,6 +95,15 @@ def test_fid_matches_pytorch_fid_and_real_stats_are_cached(
     real_ref = GaussianStats(np.mean(real_act, axis=0), np.cov(real_act, rowvar=False), len(real_act))
     reference = fid_from_features(fake_act, real_ref)
     assert outcome.metrics["fid"] == pytest.approx(reference, rel=1e-4)
+    # KID: torch-fidelity's on pytorch-fid's features (subsets of 4, the smaller set).
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    kid_reference = kid_features_to_metric(
+        torch.from_numpy(fake_act), torch.from_numpy(real_act), kid_subset_size=4, verbose=False
+    )
+    assert outcome.metrics["kid"] == pytest.approx(kid_reference["kernel_inception_distance_mean"], rel=1e-3)
+    assert outcome.metrics["kid_std"] == pytest.approx(kid_reference["kernel_inception_distance_std"], rel=1e-3)
+    assert outcome.protocol["kid"]["subset_size"] == 4 and outcome.protocol["kid"]["subsets"] == 100
     inception = outcome.protocol["inception"]
     assert inception["resize"] == "pytorch-fid" and inception["resolution"] == 299
     assert inception["standard_weights"] is False and inception["weights_sha256"] == check_weights(weights, True).sha256
@@ -100,10 +111,14 @@ def test_fid_matches_pytorch_fid_and_real_stats_are_cached(
     assert any("not the published file" in n for n in outcome.notes)
     assert any("IS needs at least 10 images" in n for n in outcome.notes)
     # Second time: the real statistics come from the npz cache, same number.
-    monkeypatch.setattr("muge_eval.t2i.scoring.iter_real_images", lambda *a, **k: pytest.fail("real images re-encoded"))
+    monkeypatch.setattr(
+        "muge_eval.t2i.feature_metrics.iter_real_images", lambda *a, **k: pytest.fail("real images re-encoded")
+    )
     again = task.score(gold, sub)
     assert again.protocol["fid"]["real_stats_cached"] is True
     assert again.metrics["fid"] == pytest.approx(outcome.metrics["fid"], rel=1e-9)
+    assert again.metrics["kid"] == pytest.approx(outcome.metrics["kid"], rel=1e-9)
+    assert again.protocol["kid"]["real_features_cached"] is True
 
 
 def test_logits_are_fc_without_bias(weights: Path) -> None:

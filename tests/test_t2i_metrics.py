@@ -88,6 +88,7 @@ def test_statistics_are_float64_with_n_minus_1(tmp_path) -> None:
     np.testing.assert_allclose(s.sigma, centred.T @ centred / 3)
     save_stats(tmp_path / "s.npz", s)
     back = load_stats(tmp_path / "s.npz")
+    assert back is not None
     np.testing.assert_array_equal(back.sigma, s.sigma)
     assert back.count == 4
     with pytest.raises(ValueError):

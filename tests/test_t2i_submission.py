@@ -98,9 +98,9 @@ def test_directory_problems(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read_submission(directory, ("1", "2", "3"), None)
     text = info.value.format()
-    assert "9.png: img_id '9' is not in the gold descriptions" in text
-    assert "2.png: not a readable image" in text
-    assert "notes.txt: expected only <img_id>.png files" in text
+    assert f"{directory / '9.png'}: img_id: this img_id is not in the gold descriptions" in text
+    assert f"{directory / '2.png'}: image: not a readable image" in text
+    assert f"{directory / 'notes.txt'}: expected only <img_id>.png files" in text
     assert "1 gold img_id(s) have no image: 3" in text
 
 

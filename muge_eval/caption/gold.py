@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muge_eval.errors import InputError, Problem, ProblemList
-from muge_eval.io.jsonl import iter_json_lines, open_text
+from muge_eval.errors import ProblemList, brief
+from muge_eval.io.jsonl import iter_json_lines, read_json_document
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -46,7 +45,7 @@ def _check_references(value: Any, problems: ProblemList, line: int | None, field
         return False
     bad = [i for i, text in enumerate(value) if not isinstance(text, str)]
     for index in bad:
-        problems.add(f"reference {index + 1} is {value[index]!r}, not a string (image {image_id})", line, field)
+        problems.add(f"reference {index + 1} is {brief(value[index])}, not a string (image {image_id})", line, field)
     return not bad
 
 
@@ -64,7 +63,7 @@ def iter_image_lines(path: Path, what: str, problems: ProblemList) -> Iterator[t
             continue
         image_id = obj.get("image_id")
         if not isinstance(image_id, str) or not image_id:
-            problems.add(f"must be a non-empty string, got {image_id!r}", line.number, "image_id")
+            problems.add(f"must be a non-empty string, got {brief(image_id)}", line.number, "image_id")
             continue
         if image_id in first_line:
             problems.add(f"image {image_id} also on line {first_line[image_id]}", line.number, "image_id")
@@ -99,13 +98,11 @@ def read_muge_gold(path: Path, require_references: bool = False) -> CaptionGold:
 
 def read_aic_gold(path: Path) -> CaptionGold:
     """AI Challenger release: a JSON list of ``{"url", "image_id": "<hash>.jpg", "caption": [...]}``."""
-    try:
-        document = json.loads(open_text(path, "gold file"))
-    except json.JSONDecodeError as exc:
-        raise InputError([Problem(str(path), f"not valid JSON ({exc.msg})", exc.lineno)], "invalid gold file") from exc
+    document = read_json_document(path, "gold file")
     problems = ProblemList(str(path))
     if not isinstance(document, list):
-        raise InputError([Problem(str(path), "must be a JSON list of annotations")], "invalid gold file")
+        problems.add("must be a JSON list of annotations")
+        problems.raise_if_any("invalid gold file")
     ids: list[str] = []
     refs: dict[str, tuple[str, ...]] = {}
     for index, entry in enumerate(document):
@@ -115,7 +112,7 @@ def read_aic_gold(path: Path) -> CaptionGold:
             continue
         raw_id = entry.get("image_id")
         if not isinstance(raw_id, str) or not raw_id:
-            problems.add(f"must be a non-empty string, got {raw_id!r}", None, f"{where}.image_id")
+            problems.add(f"must be a non-empty string, got {brief(raw_id)}", None, f"{where}.image_id")
             continue
         image_id = aic_image_id(raw_id)
         if image_id in refs:

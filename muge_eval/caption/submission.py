@@ -8,15 +8,17 @@ caption is allowed; it is counted and the count is reported with the scores.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from muge_eval.caption.gold import CaptionGold, aic_image_id, iter_image_lines
-from muge_eval.errors import InputError, Problem, ProblemList
-from muge_eval.io.jsonl import open_text
+from muge_eval.errors import ProblemList, brief, shorten
+from muge_eval.io.jsonl import read_json_document
+
+# Where an image id was given: (line, field) -- a JSONL line, or an index of a JSON list.
+Where = tuple[int | None, str]
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ def _finish(
     path: Path,
     gold: CaptionGold,
     captions: dict[str, str],
-    where: dict[str, str],
+    where: dict[str, Where],
     seen: set[str],
     problems: ProblemList,
 ) -> CaptionSubmission:
@@ -41,7 +43,8 @@ def _finish(
     gold_ids = set(gold.ids)
     unknown = [i for i in where if i not in gold_ids]
     for image_id in unknown:
-        problems.add(f"image {image_id} is not in the gold file {Path(gold.file).name}", None, where[image_id])
+        line, field = where[image_id]
+        problems.add(f"image {shorten(image_id)} is not in the gold file {Path(gold.file).name}", line, field)
     missing = [i for i in gold.ids if i not in seen]
     if missing:
         shown = ", ".join(missing[:20]) + (f" ... ({len(missing) - 20} more)" if len(missing) > 20 else "")
@@ -54,9 +57,9 @@ def _finish(
 def read_muge_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
     problems = ProblemList(str(path))
     captions: dict[str, str] = {}
-    where: dict[str, str] = {}
+    where: dict[str, Where] = {}
     for number, obj, image_id in iter_image_lines(path, "submission", problems):
-        where[image_id] = f"line {number}: image_id"
+        where[image_id] = (number, "image_id")
         if "text" not in obj:
             problems.add(f"missing (image {image_id})", number, "text")
             continue
@@ -69,17 +72,13 @@ def read_muge_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
 
 
 def read_aic_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
-    try:
-        document: Any = json.loads(open_text(path, "submission"))
-    except json.JSONDecodeError as exc:
-        raise InputError([Problem(str(path), f"not valid JSON ({exc.msg})", exc.lineno)], "invalid submission") from exc
-    if not isinstance(document, list):
-        raise InputError(
-            [Problem(str(path), "must be a JSON list of {image_id, caption} objects")], "invalid submission"
-        )
+    document: Any = read_json_document(path, "submission")
     problems = ProblemList(str(path))
+    if not isinstance(document, list):
+        problems.add("must be a JSON list of {image_id, caption} objects")
+        problems.raise_if_any("invalid submission")
     captions: dict[str, str] = {}
-    where: dict[str, str] = {}
+    where: dict[str, Where] = {}
     first_index: dict[str, int] = {}
     for index, entry in enumerate(document):
         at = f"[{index}]"
@@ -88,14 +87,14 @@ def read_aic_submission(path: Path, gold: CaptionGold) -> CaptionSubmission:
             continue
         raw_id = entry.get("image_id")
         if not isinstance(raw_id, str) or not raw_id:
-            problems.add(f"must be a non-empty string, got {raw_id!r}", None, f"{at}.image_id")
+            problems.add(f"must be a non-empty string, got {brief(raw_id)}", None, f"{at}.image_id")
             continue
         image_id = aic_image_id(raw_id)
         if image_id in first_index:
             problems.add(f"image {raw_id} also at [{first_index[image_id]}]", None, f"{at}.image_id")
             continue
         first_index[image_id] = index
-        where[image_id] = f"{at}.image_id"
+        where[image_id] = (None, f"{at}.image_id")
         text = entry.get("caption")
         if not isinstance(text, str):
             problems.add(f"must be a string, got {type(text).__name__} (image {raw_id})", None, f"{at}.caption")

@@ -16,6 +16,7 @@ settings and the versions it depends on in every results file.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import tempfile
@@ -28,7 +29,7 @@ from typing import Any, ClassVar, Protocol
 from muge_eval.cache import cache_dir as cache_folder
 from muge_eval.environment import package_version
 from muge_eval.errors import UsageError
-from muge_eval.registry import Registry
+from muge_eval.registry import Registry, import_object
 
 
 class CaptionTokenizer(Protocol):
@@ -204,10 +205,27 @@ def tokenize_all(tokenizer: CaptionTokenizer, texts: list[str]) -> list[list[str
     return [tokenizer.tokenize(t) for t in texts]
 
 
+def is_tokenizer_class(obj: Any) -> bool:
+    """A class with the tokenizer methods (``tokenize`` and ``describe``), checked before
+    anything is called: ``--tokenizer os:system`` names a function, which is refused."""
+    return inspect.isclass(obj) and all(callable(getattr(obj, method, None)) for method in ("tokenize", "describe"))
+
+
 def build_tokenizer(name: str, registry: Registry[Any]) -> CaptionTokenizer:
-    """A tokenizer from the session's tokenizer registry (built-ins, entry points or
-    module:Class)."""
-    factory = registry.get(name)
+    """A tokenizer of the session's registry (built-ins and entry points), or a
+    ``module:Class`` that is a tokenizer class; anything else is refused without being
+    called."""
+    if name in registry:
+        factory = registry.get(name)
+    elif ":" in name:
+        factory = import_object(name)
+        if not is_tokenizer_class(factory):
+            raise UsageError(
+                f"tokenizer {name!r} is not a tokenizer class (a class with tokenize(text) and describe() "
+                f"methods); registered tokenizers: {', '.join(registry.names())}"
+            )
+    else:
+        raise UsageError(registry.unknown_message(name))
     tokenizer = factory() if callable(factory) else factory
     if not callable(getattr(tokenizer, "tokenize", None)):
         raise UsageError(f"tokenizer {name!r} has no tokenize(text) method")

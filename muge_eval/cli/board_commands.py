@@ -35,9 +35,9 @@ def submit_command(results: Path, board_dir: Path, replace: bool, card_file: Pat
 
     \b
     Example:
-      muge-eval run --task muge-retrieval-sample --model random --model-args seed=3 \\
-          --model-name random-seed3 --log-samples --output-dir muge-results/random-seed3
-      muge-eval submit muge-results/random-seed3/results.json --board leaderboards/muge-sample
+      muge-eval run --task muge-retrieval-sample --model random --seed 3 \\
+          --model-name random-seed3 --log-samples --output-dir runs/random-seed3
+      muge-eval submit runs/random-seed3/results.json --board my-board --card card.yaml
     """
     from muge_eval.leaderboard.modelcard import read_card_file
     from muge_eval.leaderboard.submit import submit

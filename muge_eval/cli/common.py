@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from muge_eval.errors import MugeEvalError
+from muge_eval.io.atomic import describe_os_error
 
 if TYPE_CHECKING:
     from muge_eval.plugins import Registries
@@ -59,6 +60,9 @@ class MugeGroup(click.Group):
         except MugeEvalError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # a fault of the machine (full disk, a path too long), not a bug
+            click.echo(f"error: {describe_os_error(exc)}", err=True)
+            sys.exit(EXIT_INVALID_INPUT)
 
 
 def tasks_dir_option(func: F) -> F:

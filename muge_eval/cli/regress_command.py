@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from muge_eval.io.atomic import output_errors
 from muge_eval.regress.compare import compare_results
 from muge_eval.regress.report import markdown_table, summary, text_table
 from muge_eval.regress.tolerance import parse_tolerances
@@ -67,7 +68,7 @@ def check_against_golden(
     verdict = summary(comparison)
     click.echo(verdict, err=not comparison.passed)
     if summary_path is not None:
-        with summary_path.open("a", encoding="utf-8") as handle:
+        with output_errors(summary_path), summary_path.open("a", encoding="utf-8") as handle:
             handle.write(f"### muge-eval regress: {expected['task']['name']}\n\n{markdown_table(comparison)}\n\n")
             handle.write(f"{verdict}\n\n")
     if comparison.mismatches:

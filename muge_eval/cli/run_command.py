@@ -66,8 +66,8 @@ class BatchSize(click.ParamType):
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to write results.json and predictions (default: muge-results/TASK/MODEL; "
-    "with several tasks, a folder per task below it).",
+    help="Where to write results.json and predictions (default: a new folder "
+    "muge-results/TASK/MODEL/SPLIT_TIME_HASH per run; with several tasks, a folder per task below it).",
 )
 @click.option("--log-samples", is_flag=True, help="Also write per-item records to samples.jsonl.")
 @click.option("--task-args", default="", help="Task options as k=v,... (see `muge-eval task-types`).")
@@ -204,7 +204,7 @@ def run_command(
     finished = []
     for task, config in zip(tasks, configs, strict=True):
         if output_dir is None:
-            out = default_output_dir(task, request.name)
+            out = default_output_dir(task, request, config)
         else:
             out = output_dir if len(tasks) == 1 else output_dir / task.card.name
         artifacts = evaluate_with_samples(

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from muge_eval.data.image_transform import ImageTransform
 from muge_eval.data.loader import DECODE_ERRORS, PixelBatch
+from muge_eval.io.pixels import jpeg_within_limit
 
 # torchvision 0.29 deprecates its image codecs in favour of torchcodec; only this warning
 # is silenced, around the decode calls.
@@ -27,8 +28,16 @@ DEPRECATION_MESSAGE = r"The image decoding and encoding capabilities of TorchVis
 
 
 def _decode_jpegs(raw: Sequence[Any], device: Any) -> list[Any]:
-    """(3, h, w) uint8 tensors on ``device``; raises when any of ``raw`` fails."""
+    """(3, h, w) uint8 tensors on ``device``; raises when any of ``raw`` fails.
+
+    torchvision allocates what a JPEG's header claims before it decodes: a header over the
+    pixel limit, or one whose size cannot be found, is refused here (``RuntimeError``, so
+    that image goes to Pillow, which refuses a bomb before allocating).
+    """
     from torchvision.io import ImageReadMode, decode_jpeg
+
+    if not all(jpeg_within_limit(np.asarray(data)) for data in raw):
+        raise RuntimeError("a JPEG header is over the pixel limit or has no readable size")
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=DEPRECATION_MESSAGE)

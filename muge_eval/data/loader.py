@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from muge_eval.data.image_transform import CPU_DECODE, ImageTransform
+from muge_eval.io.pixels import IMAGE_DECODE_ERRORS
 
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+DECODE_ERRORS = IMAGE_DECODE_ERRORS
 
 
 JPEG_SIGNATURE = b"\xff\xd8\xff"

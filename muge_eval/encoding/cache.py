@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from muge_eval.io.atomic import atomic_write_bytes, atomic_write_json
+from muge_eval.io.npz import read_npz_arrays
 
 CACHE_VERSION = 1
 
@@ -52,15 +53,11 @@ class EmbeddingCache:
 
     def load(self, index: int, rows: int) -> Chunk | None:
         """Chunk ``index`` if it is stored with ``rows`` rows; a damaged file counts as absent."""
-        path = self._path(index)
-        if not path.is_file():
+        stored = read_npz_arrays(self._path(index), ("embeddings", "ok"))
+        if stored is None or stored["embeddings"].dtype.kind not in "fiu" or stored["ok"].dtype != np.bool_:
             return None
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                embeddings = np.asarray(stored["embeddings"], dtype=np.float32)
-                ok = np.asarray(stored["ok"], dtype=np.bool_)
-        except (OSError, ValueError, KeyError):
-            return None
+        embeddings = np.asarray(stored["embeddings"], dtype=np.float32)
+        ok = np.asarray(stored["ok"], dtype=np.bool_)
         if embeddings.ndim != 2 or len(embeddings) != rows or ok.shape != (rows,):
             return None
         return Chunk(embeddings, ok)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TypeVar
 from PIL import Image
 
 from muge_eval.errors import InputError, Problem
+from muge_eval.io.pixels import IMAGE_DECODE_ERRORS, decode_failure, decode_image
 
 IdT = TypeVar("IdT", int, str)
 
@@ -51,6 +51,9 @@ def iter_image_tsv(path: Path, parse_id: Callable[[str], IdT]) -> Iterator[Encod
             if not tab:
                 problems.append(Problem(str(path), "expected 'id<TAB>base64'", number))
                 continue
+            if "\ufeff" in id_text:  # a second byte-order mark: this file's fault, not a submission's
+                problems.append(Problem(str(path), "a stray byte-order mark (U+FEFF) in the id", number, "id"))
+                continue
             try:
                 image_id: int | str = parse_id(id_text.strip())
             except ValueError:
@@ -73,8 +76,6 @@ def iter_image_tsv(path: Path, parse_id: Callable[[str], IdT]) -> Iterator[Encod
 def open_image(data: bytes, where: str) -> Image.Image:
     """Decode image bytes, turning a corrupt image into an InputError naming where it came from."""
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError([Problem(where, f"cannot decode image: {exc}")], "corrupt image") from exc
-    return image
+        return decode_image(data)
+    except IMAGE_DECODE_ERRORS as exc:
+        raise InputError([Problem(where, f"cannot decode image: {decode_failure(exc)}")], "corrupt image") from exc

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from muge_eval.errors import InputError, Problem
+from muge_eval.io.safe_json import JsonProblem, parse_json, parse_json_lines
 
 UTF8_BOM = "\ufeff"
 
@@ -27,12 +27,25 @@ def open_text(path: Path, what: str = "file") -> str:
     if path.is_dir():
         raise InputError([Problem(str(path), f"{what} is a directory, expected a file")], f"invalid {what}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(str(path), f"not UTF-8 text (byte {exc.start})")], f"invalid {what}") from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError([Problem(str(path), f"cannot read: {exc.strerror}")], f"invalid {what}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem = Problem(str(path), f"not UTF-8 text (byte {exc.start})", line)
+        raise InputError([problem], f"invalid {what}") from None
     return text.removeprefix(UTF8_BOM)
+
+
+def read_json_document(path: Path, what: str = "file", *, allow_constants: bool = True) -> Any:
+    """A whole-file JSON document; every way it can be bad is one InputError naming the line."""
+    text = open_text(path, what)
+    try:
+        return parse_json(text, allow_constants=allow_constants)
+    except JsonProblem as problem:
+        raise InputError([Problem(str(path), problem.message, problem.line)], f"invalid {what}") from None
 
 
 def iter_json_lines(path: Path, what: str = "file", allow_trailing_newline: bool = True) -> Iterator[JsonLine]:
@@ -41,26 +54,14 @@ def iter_json_lines(path: Path, what: str = "file", allow_trailing_newline: bool
     lines = text.split("\n")
     if allow_trailing_newline and lines and lines[-1] == "":
         lines.pop()
-    lines = [raw.rstrip("\r") for raw in lines]
-    # Fast path: a well-formed file parses in one call. It is taken only when the array has
-    # exactly one element per line, which holds only if every line is one JSON value.
-    if all(raw.strip() for raw in lines):
-        try:
-            values = json.loads("[" + ",".join(lines) + "]")
-        except json.JSONDecodeError:
-            values = None
-        if values is not None and len(values) == len(lines):
-            for number, value in enumerate(values, start=1):
-                yield JsonLine(number, value)
-            return
-    for number, raw in enumerate(lines, start=1):
+    values = parse_json_lines(lines)
+    for number, (raw, value) in enumerate(zip(lines, values, strict=True), start=1):
         if not raw.strip():
             yield JsonLine(number, None, "blank line (every line must be one JSON object)")
-            continue
-        try:
-            yield JsonLine(number, json.loads(raw))
-        except json.JSONDecodeError as exc:
-            yield JsonLine(number, None, f"not valid JSON ({exc.msg} at column {exc.colno})")
+        elif isinstance(value, JsonProblem):
+            yield JsonLine(number, None, value.message)
+        else:
+            yield JsonLine(number, value)
 
 
 def is_json_int(value: Any) -> bool:

@@ -4,14 +4,14 @@ each run its gallery shows."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from muge_eval.errors import InputError, Problem, ProblemList
+from muge_eval.io.safe_yaml import read_yaml_file
 from muge_eval.leaderboard.references import ReferenceRow, RegistryReference, parse_reference
 from muge_eval.leaderboard.texts import Text, parse_text
 
@@ -186,8 +186,7 @@ def parse_board(doc: Any, directory: Path, file: str) -> Board:
             task = _parse_task(raw, f"tasks[{index}]", problems)
             if task is not None:
                 tasks.append(task)
-    names = [t.name for t in tasks]
-    for name in sorted({n for n in names if names.count(n) > 1}):
+    for name in sorted(n for n, count in Counter(t.name for t in tasks).items() if count > 1):
         problems.add(f"task {name!r} is listed more than once", field_name="tasks")
     bootstrap = doc.get("bootstrap", {})
     resamples, seed = DEFAULT_RESAMPLES, DEFAULT_SEED
@@ -209,8 +208,5 @@ def load_board(directory: Path) -> Board:
     path = directory / BOARD_FILE
     if not path.is_file():
         raise InputError([Problem(str(path), "board.yaml not found: is this a board directory?")], "invalid board")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not valid YAML: {exc}")], "invalid board") from exc
+    doc, _ = read_yaml_file(path, "board")
     return parse_board(doc, directory, str(path))

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from muge_eval.errors import UsageError
-from muge_eval.io.atomic import atomic_write_lines
+from muge_eval.io.atomic import atomic_write_lines, make_sibling_dir, output_errors
 from muge_eval.leaderboard.board import Board, BoardTask
 from muge_eval.leaderboard.entries import SAMPLES_SUFFIX, Entry, entries_for, load_entries
 from muge_eval.leaderboard.exports import overview_csv, overview_json, task_csv, task_json
@@ -209,6 +208,22 @@ def _size(folder: Path) -> tuple[int, int]:
     return sum(p.stat().st_size for p in files), sum(1 for p in files if p.suffix == ".html")
 
 
+def _swap_in(staging: Path, out: Path) -> None:
+    """``staging`` becomes ``out``; an earlier site there stays as it was if that fails."""
+    previous = None
+    if out.exists():
+        previous = make_sibling_dir(out, ".old")
+        os.replace(out, previous)  # an empty directory is replaced by a directory
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        if previous is not None:
+            os.replace(previous, out)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
 def build_site(
     board: Board,
     out: Path,
@@ -220,8 +235,13 @@ def build_site(
 
     ``data_dirs`` maps a board task to its data folder (gallery pictures); a task named
     after a built-in card with bundled data uses that data. ``references`` resolves
-    registry ids listed under a task's ``references:``.
+    registry ids listed under a task's ``references:``. An ``out`` that is a symbolic link
+    is followed: the folder it points to is replaced and the link is left as it was. A
+    failure to write (a full disk) is one ``OutputError``, and neither the staging folder
+    nor a half-built site is left behind.
     """
+    if out.is_symlink():
+        out = Path(os.path.realpath(out))
     _prepare_out(out)
     progress = progress or Progress(quiet=True)
     entries = load_entries(board)
@@ -231,21 +251,14 @@ def build_site(
     if unknown:
         raise UsageError(f"--data-dir names task(s) not on this board: {', '.join(unknown)}")
     folders = {t.name: given.get(t.name) or bundled_data_dir(t.name) for t in board.tasks}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        view, store = _pages(board, entries, resolved, folders, staging, progress)
-        (staging / SITE_MARKER).write_text("built by muge-eval leaderboard build\n", encoding="utf-8")
-        total, pages = _size(staging)
-        os.chmod(staging, 0o755)
-        previous = None
-        if out.exists():
-            previous = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, previous)
-        os.replace(staging, out)
-        if previous is not None:
-            shutil.rmtree(previous)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with output_errors(out):
+        staging = make_sibling_dir(out, ".staging")
+        try:
+            view, store = _pages(board, entries, resolved, folders, staging, progress)
+            (staging / SITE_MARKER).write_text("built by muge-eval leaderboard build\n", encoding="utf-8")
+            total, pages = _size(staging)
+            _swap_in(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return BuiltSite(view, pages, total, store.used, store.written, store.refused)

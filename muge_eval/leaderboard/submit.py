@@ -7,7 +7,6 @@ that makes images) thumbnails of the images its gallery shows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from muge_eval.errors import InputError, Problem
 from muge_eval.io.atomic import atomic_write_json, atomic_write_lines
+from muge_eval.io.safe_json import parse_json
 from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.checks import board_problems, direction_problems, model_key
 from muge_eval.leaderboard.entries import GALLERY_ROLE, GALLERY_SUFFIX, SAMPLES_SUFFIX, canonical_stem, load_entries
@@ -130,8 +130,11 @@ def submit(path: Path, board: Board, replace: bool = False, card: Mapping[str, A
 
 def _remove_entry(path: Path) -> None:
     try:
-        files = json.loads(path.read_text(encoding="utf-8")).get("files") or {}
-    except (OSError, ValueError):
+        document = parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # JsonProblem and UnicodeDecodeError are ValueErrors
+        document = {}
+    files = (document.get("files") if isinstance(document, dict) else None) or {}
+    if not isinstance(files, dict):
         files = {}
     path.unlink(missing_ok=True)
     for role in ("samples", GALLERY_ROLE):

@@ -53,7 +53,12 @@ def build_adapter(
     """
     factory: Any = request.model
     if isinstance(factory, str):
+        registered = factory in registries.models
         factory = registries.models.get(factory)
+        if not registered and not inspect.isclass(factory):
+            # A `module:attr` that is not registered must name an adapter class: a function
+            # (os:system) is refused without being called.
+            raise UsageError(f"{role} {request.model!r} is not a class (name an adapter class as module:Class)")
     label = f"{role} {request.adapter_name!r}"
     is_object = not inspect.isclass(factory) and _is_adapter_object(factory, protocols)
     if inspect.isclass(factory) or is_object:

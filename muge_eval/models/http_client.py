@@ -5,16 +5,22 @@ generation servers). Stable API:
 
 ``RetryPolicy(max_retries=4, backoff_s=0.5, max_backoff_s=30.0, retry_statuses=(429, 500, 502, 503, 504))``
     How failed requests are retried: HTTP 429 and 5xx answers, timeouts, refused or dropped
-    connections and truncated bodies are retried up to ``max_retries`` times, waiting
-    ``backoff_s * 2**attempt`` seconds (capped, with jitter) or the server's
-    ``Retry-After`` when it sends one (capped too). Other 4xx answers fail at once.
+    connections and truncated bodies are retried up to ``max_retries`` times (at most
+    ``MAX_RETRIES``), waiting ``backoff_s * 2**attempt`` seconds (capped, with jitter) or
+    the server's ``Retry-After`` when it sends one (capped too). Other 4xx answers fail at
+    once. One request, retries and waits included, therefore takes at most
+    ``(max_retries + 1) * timeout_s + max_retries * max_backoff_s``.
 
-``JsonHttpClient(base_url, *, api_key_env=None, timeout_s=60.0, retry=RetryPolicy(), concurrency=4, headers=None)``
+``JsonHttpClient(base_url, *, api_key_env=None, timeout_s=60.0, retry=RetryPolicy(), concurrency=4, headers=None,
+max_answer_bytes=64 MiB)``
     ``post_json(path, payload) -> Any``: one POST with retries, the decoded JSON answer.
     ``map_post_json(path, payloads) -> list[Any]``: many POSTs, at most ``concurrency`` in
     flight (threads), answers in the order of ``payloads``; the first failure cancels
     the requests not yet started and is raised.
     ``get_json(path) -> Any``: one GET with retries.
+    ``timeout_s`` is a deadline for the whole of one attempt (connection, headers and
+    body), not for each read: a server that trickles its answer still times out. An answer
+    over ``max_answer_bytes`` is refused without being read whole.
 
 ``api_key_from_env(name) -> str | None``
     The key in environment variable ``name`` (None when unset or empty).
@@ -22,31 +28,44 @@ generation servers). Stable API:
 ``HttpError(MugeEvalError)``
     Raised when a request fails for good; ``status`` is the last HTTP status (None for a
     network failure). Its message names the URL and status and quotes at most 300
-    characters of the answer; it never contains request headers.
+    characters of the answer, with the key removed.
 
 The API key is read from the environment when a request is sent and goes only into the
-``Authorization: Bearer`` header: it is never stored on the client, logged, put in an
-exception, recorded in results or written to a cache.
+``Authorization: Bearer`` header of requests to the ``base_url``'s origin: redirects are
+not followed (a redirect fails with a message naming where it pointed), so the key never
+reaches another origin. It is never stored on the client, logged, put in an exception,
+recorded in results or written to a cache: any copy of it in a server's answer (a server
+that echoes request headers) is replaced by ``<redacted>`` before the answer is used or
+quoted.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
+import re
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
 from muge_eval.errors import MugeEvalError, UsageError
+from muge_eval.io.safe_json import JsonProblem, parse_json
+from muge_eval.models.http_transport import TransportFailure, origin, send
 
 BODY_EXCERPT = 300
+MAX_RETRIES = 100
+MAX_CONCURRENCY = 256
+DEFAULT_MAX_ANSWER_BYTES = 64 << 20
+REDACTED = "<redacted>"
+# Shorter keys are placeholders (vLLM's "EMPTY"), not secrets: redacting them from answers
+# would rewrite captions that happen to contain them. Messages are always redacted.
+MIN_REDACTED_IN_ANSWERS = 8
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 
 
 class HttpError(MugeEvalError):
@@ -67,13 +86,15 @@ class RetryPolicy:
     retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
 
     def delay(self, attempt: int, retry_after: str | None, rng: random.Random) -> float:
-        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        """Seconds to wait before retry number ``attempt`` (0-based), at most ``max_backoff_s``."""
         if retry_after:
             try:
-                return max(0.0, min(float(retry_after), self.max_backoff_s))
+                wanted = float(retry_after)
             except ValueError:
-                pass  # an HTTP date: fall back to our own backoff
-        base = min(self.max_backoff_s, self.backoff_s * (2**attempt))
+                wanted = float("nan")  # an HTTP date: fall back to our own backoff
+            if wanted == wanted:  # not NaN
+                return max(0.0, min(wanted, self.max_backoff_s))
+        base = min(self.max_backoff_s, self.backoff_s * (2 ** min(attempt, 64)))
         return base * (0.5 + rng.random() / 2)
 
 
@@ -84,8 +105,17 @@ def api_key_from_env(name: str | None) -> str | None:
     return value or None
 
 
-def _excerpt(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace").strip().replace("\n", " ")
+def redact(text: str, secret: str | None) -> str:
+    """``text`` without ``secret`` (as it is, JSON-escaped or URL-encoded) or any bearer token."""
+    if secret:
+        for form in {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret, safe="")}:
+            text = text.replace(form, REDACTED)
+    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def _excerpt(body: bytes, secret: str | None) -> str:
+    text = redact(body[: BODY_EXCERPT * 8].decode("utf-8", errors="replace"), secret)
+    text = text.strip().replace("\n", " ")
     return text[:BODY_EXCERPT] + ("..." if len(text) > BODY_EXCERPT else "")
 
 
@@ -98,7 +128,7 @@ class _Retryable(Exception):
 
 
 class JsonHttpClient:
-    """JSON requests to one server with timeouts, retries and bounded concurrency."""
+    """JSON requests to one server with deadlines, size caps, retries and bounded concurrency."""
 
     def __init__(
         self,
@@ -110,18 +140,28 @@ class JsonHttpClient:
         concurrency: int = 4,
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ):
         if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"base URL must start with http:// or https://, got {base_url!r}")
-        if concurrency < 1:
-            raise UsageError(f"concurrency must be at least 1, got {concurrency}")
-        if timeout_s <= 0:
+            raise UsageError(f"base URL must start with http:// or https://, got {base_url[:60]!r}")
+        if "@" in urllib.parse.urlsplit(base_url).netloc:
+            raise UsageError("base URL must not hold credentials (user:password@): use api_key_env")
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise UsageError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, got {concurrency}")
+        if not 0 < timeout_s < float("inf"):
             raise UsageError(f"timeout must be positive, got {timeout_s}")
+        self.retry = retry or RetryPolicy()
+        if not 0 <= self.retry.max_retries <= MAX_RETRIES:
+            raise UsageError(f"max_retries must be from 0 to {MAX_RETRIES}, got {self.retry.max_retries}")
+        if not (0 <= self.retry.backoff_s <= self.retry.max_backoff_s < float("inf")):
+            raise UsageError("backoff must be from 0 to max_backoff_s, a finite number of seconds")
+        if max_answer_bytes < 1:
+            raise UsageError(f"max_answer_bytes must be positive, got {max_answer_bytes}")
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
-        self.retry = retry or RetryPolicy()
         self.concurrency = concurrency
+        self.max_answer_bytes = max_answer_bytes
         self._headers = dict(headers or {})
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -131,35 +171,49 @@ class JsonHttpClient:
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/") if path else self.base_url
 
-    def _request_headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json", **self._headers}
+    def _key(self) -> str | None:
         key = api_key_from_env(self.api_key_env)
+        if key is not None and not key.isprintable():
+            raise UsageError(f"the API key in ${self.api_key_env} holds control characters")
+        return key
+
+    def _request_headers(self, key: str | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json", **self._headers}
         if key is not None:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
     def _once(self, method: str, url: str, body: bytes | None) -> Any:
-        request = urllib.request.Request(url, data=body, method=method, headers=self._request_headers())
+        key = self._key()
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            payload = exc.read() if exc.fp is not None else b""
-            if exc.code in self.retry.retry_statuses:
-                raise _Retryable(
-                    f"HTTP {exc.code}: {_excerpt(payload)}", exc.code, exc.headers.get("Retry-After")
-                ) from None
-            raise HttpError(f"{method} {url} failed with HTTP {exc.code}: {_excerpt(payload)}", exc.code) from None
-        except TimeoutError as exc:
-            raise _Retryable(f"timed out after {self.timeout_s:g} s ({exc})") from None
-        except urllib.error.URLError as exc:
-            raise _Retryable(f"connection failed: {exc.reason}") from None
-        except (http.client.HTTPException, ConnectionError, OSError) as exc:
-            raise _Retryable(f"connection dropped: {type(exc).__name__}: {exc}") from None
+            headers = self._request_headers(key)
+            answer = send(method, url, body, headers, deadline_s=self.timeout_s, max_bytes=self.max_answer_bytes)
+        except TransportFailure as failure:
+            if failure.retryable:
+                raise _Retryable(redact(failure.reason, key)) from None
+            raise HttpError(f"{method} {url} failed: {redact(failure.reason, key)}") from None
+        status = answer.status
+        if 300 <= status < 400:
+            target = urllib.parse.urljoin(url, answer.headers.get("location", ""))
+            raise HttpError(
+                f"{method} {url} answered HTTP {status}, a redirect to {redact(origin(target), key)}: "
+                f"redirects are not followed, so the API key goes only to {origin(url)} "
+                "(set base_url to the address that answers)",
+                status,
+            )
+        if status in self.retry.retry_statuses:
+            raise _Retryable(f"HTTP {status}: {_excerpt(answer.body, key)}", status, answer.headers.get("retry-after"))
+        if not 200 <= status < 300:
+            raise HttpError(f"{method} {url} failed with HTTP {status}: {_excerpt(answer.body, key)}", status)
+        raw = answer.body
+        if key is not None and len(key) >= MIN_REDACTED_IN_ANSWERS:
+            raw = redact(raw.decode("utf-8", errors="replace"), key).encode("utf-8")
         try:
-            return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HttpError(f"{method} {url} answered with invalid JSON ({exc}): {_excerpt(raw)}", 200) from None
+            return parse_json(raw.decode("utf-8"))
+        except (JsonProblem, UnicodeDecodeError) as exc:
+            reason = exc.message if isinstance(exc, JsonProblem) else "not UTF-8"
+            quoted = _excerpt(raw, key)
+            raise HttpError(f"{method} {url} answered with invalid JSON ({reason}): {quoted}", status) from None
 
     def request_json(self, method: str, path: str, payload: Any = None) -> Any:
         """One request with retries; the decoded JSON answer."""

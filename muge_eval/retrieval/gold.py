@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muge_eval.errors import InputError, Problem, ProblemList
+from muge_eval.errors import InputError, Problem, ProblemList, brief
 from muge_eval.io.jsonl import is_json_int, iter_json_lines
 from muge_eval.retrieval.schema import QUERY_ID_KEYS, QUERY_RELEVANT_KEYS, QUERY_TEXT_KEYS
 
@@ -55,7 +55,7 @@ def read_gold_queries(path: Path, require_answers: bool = False) -> GoldQueries:
             continue
         query_id = obj[id_key]
         if not is_json_int(query_id):
-            problems.add(f"must be an integer, got {query_id!r}", line.number, id_key)
+            problems.add(f"must be an integer, got {brief(query_id)}", line.number, id_key)
             continue
         if query_id in first_line:
             problems.add(f"query {query_id} repeats line {first_line[query_id]}", line.number, id_key)

@@ -9,16 +9,19 @@ that appears twice (naming both lines) instead of letting the later line win.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muge_eval.errors import ProblemList
+from muge_eval.errors import ProblemList, brief
 from muge_eval.io.atomic import atomic_write_lines
 from muge_eval.io.jsonl import is_json_int, iter_json_lines
 from muge_eval.retrieval.gold import GoldQueries
 from muge_eval.retrieval.schema import TOP_K, DirectionFields
+
+MAX_LISTED_IDS = 50
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,13 @@ def _check_ranking(ids: Any, list_key: str, query_id: int, line: int, problems: 
         ok = False
     bad = [(rank, v) for rank, v in enumerate(ids, start=1) if not is_json_int(v)]
     for rank, value in bad:
-        problems.add(f"rank {rank} is {value!r}, not an integer (query {query_id})", line, list_key)
+        problems.add(f"rank {rank} is {brief(value)}, not an integer (query {query_id})", line, list_key)
     if bad:
         return False
-    repeated = sorted({v for v in ids if ids.count(v) > 1})
+    # Counting once keeps this linear in the length of the list, however long a line is.
+    repeated = sorted(v for v, n in Counter(ids).items() if n > 1)
     if repeated:
-        problems.add(f"duplicate ids {repeated} (query {query_id})", line, list_key)
+        problems.add(f"duplicate ids {brief(repeated)} (query {query_id})", line, list_key)
         ok = False
     return ok
 
@@ -81,7 +85,7 @@ def read_submission(path: Path, gold: GoldQueries, fields: DirectionFields) -> R
             continue
         query_id = obj[id_key]
         if not is_json_int(query_id):
-            problems.add(f"must be an integer, got {query_id!r}", line.number, id_key)
+            problems.add(f"must be an integer, got {brief(query_id)}", line.number, id_key)
             continue
         if list_key is None:
             problems.add(f"missing (query {query_id})", line.number, list_name)
@@ -94,7 +98,8 @@ def read_submission(path: Path, gold: GoldQueries, fields: DirectionFields) -> R
             rankings[query_id] = tuple(obj[list_key])
     missing = [q for q in gold.ids if q not in first_line]
     if missing:
-        problems.add(f"{len(missing)} gold queries have no line: {', '.join(map(str, missing))}", None, id_name)
+        shown = ", ".join(map(str, missing[:MAX_LISTED_IDS])) + (" ..." if len(missing) > MAX_LISTED_IDS else "")
+        problems.add(f"{len(missing)} gold queries have no line: {shown}", None, id_name)
     problems.raise_if_any(f"invalid submission {path.name}")
     gold_ids = set(gold.ids)
     ignored = sum(1 for q in first_line if q not in gold_ids)

@@ -1,7 +1,8 @@
 """Generated images on disk, one PNG per (model fingerprint, prompt, seed, settings).
 
 Each image is written atomically as soon as it is generated, so a killed run loses at most
-the batch in flight and the next run with the same key skips what is already there.
+the batch in flight and the next run with the same key skips what is already there (an
+image file that no longer decodes, say truncated by a failing disk, is generated again).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from PIL import Image
 
 from muge_eval.io.atomic import atomic_write_bytes
+from muge_eval.io.pixels import image_problem
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -42,7 +44,12 @@ class GenerationStore:
         return self.root / key[:2] / f"{key}.png"
 
     def has(self, prompt: str, seed: int) -> bool:
-        return self.path(prompt, seed).is_file()
+        """A stored PNG that decodes to the last pixel; a damaged file counts as absent."""
+        try:
+            data = self.path(prompt, seed).read_bytes()
+        except OSError:
+            return False
+        return image_problem(data, "PNG") is None
 
     def put(self, prompt: str, seed: int, image: Image.Image) -> Path:
         path = self.path(prompt, seed)

@@ -114,8 +114,16 @@ def save_stats(path: Path, stats: GaussianStats) -> None:
         np.savez(handle, mu=stats.mu, sigma=stats.sigma, count=np.asarray(stats.count, dtype=np.int64))
 
 
-def load_stats(path: Path) -> GaussianStats:
-    with np.load(path, allow_pickle=False) as data:
-        return GaussianStats(
-            np.asarray(data["mu"], np.float64), np.asarray(data["sigma"], np.float64), int(data["count"])
-        )
+def load_stats(path: Path) -> GaussianStats | None:
+    """Cached statistics; None when the file is absent, damaged or not statistics."""
+    from muge_eval.io.npz import read_npz_arrays
+
+    data = read_npz_arrays(path, ("mu", "sigma", "count"))
+    if data is None:
+        return None
+    mu, sigma, count = data["mu"], data["sigma"], data["count"]
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)) or count.shape != () or count.dtype.kind not in "iu":
+        return None
+    if mu.dtype.kind not in "fiu" or sigma.dtype.kind not in "fiu":
+        return None
+    return GaussianStats(np.asarray(mu, np.float64), np.asarray(sigma, np.float64), int(count))

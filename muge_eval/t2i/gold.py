@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from muge_eval.errors import InputError, Problem, ProblemList
 from muge_eval.fingerprint import file_sha256, text_fingerprint
+from muge_eval.io.jsonl import UTF8_BOM, open_text
 
 TEXT_SUFFIXES = (".text.tsv", ".txt.tsv")
 
@@ -21,12 +23,13 @@ class T2IGold:
     texts: dict[str, str]
     real_images: Path | None
     fingerprint: str
+    real_sha256: str | None = None
 
     def limited(self, limit: int | None) -> T2IGold:
         if limit is None or limit >= len(self.ids):
             return self
         kept = self.ids[:limit]
-        return T2IGold(self.file, kept, {i: self.texts[i] for i in kept}, self.real_images, self.fingerprint)
+        return dataclasses.replace(self, ids=kept, texts={i: self.texts[i] for i in kept})
 
 
 def description_file(data_dir: Path, split: str) -> Path:
@@ -57,20 +60,22 @@ def read_descriptions(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
     ids: list[str] = []
     texts: dict[str, str] = {}
     lines: dict[str, int] = {}
-    try:
-        content = path.read_text(encoding="utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(str(path), f"not UTF-8: {exc}")]) from exc
-    for number, raw in enumerate(content.split("\n"), start=1):
+    content = open_text(path, "description file")  # one leading byte-order mark dropped
+    rows = content.split("\n")
+    for number, raw in enumerate(rows, start=1):
         raw = raw.rstrip("\r")
         if not raw:
-            if number < content.count("\n") + 1:
+            if number < len(rows):
                 problems.add("blank line", number)
             continue
         image_id, tab, text = raw.partition("\t")
         image_id, text = image_id.strip(), text.strip()
         if not tab or not image_id:
             problems.add("expected 'img_id<TAB>description'", number)
+        elif UTF8_BOM in image_id:
+            # A second byte-order mark (one is dropped above) would make every submission
+            # look wrong for this id; it is the description file's fault.
+            problems.add("a stray byte-order mark (U+FEFF) in the id", number, "img_id")
         elif not text:
             problems.add("empty description", number, "description")
         elif image_id in lines:
@@ -88,8 +93,10 @@ def read_descriptions(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
 def load_gold(descriptions: Path, real_images: Path | None) -> T2IGold:
     ids, texts = read_descriptions(descriptions)
     parts = [descriptions.name, file_sha256(descriptions)]
+    real_sha256 = None
     if real_images is not None:
         if not real_images.is_file():
             raise InputError([Problem(str(real_images), "real image file not found")], "missing file")
-        parts += [real_images.name, file_sha256(real_images)]
-    return T2IGold(str(descriptions), ids, texts, real_images, text_fingerprint(*parts))
+        real_sha256 = file_sha256(real_images)
+        parts += [real_images.name, real_sha256]
+    return T2IGold(str(descriptions), ids, texts, real_images, text_fingerprint(*parts), real_sha256)

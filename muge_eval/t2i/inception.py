@@ -10,11 +10,16 @@ Preprocessing ``resize``:
 - ``pytorch-fid`` (default): RGB, ``ToTensor`` (0..1), bilinear ``F.interpolate`` to
   299x299 (align_corners=False, no antialias), then 2x - 1: exactly pytorch-fid 0.3.0.
 - ``pil-bicubic``: RGB, PIL bicubic resize to 299x299 first, then as above (no-op interpolate).
+- ``clean-fid``: clean-fid's ``clean`` resize (Parmar et al. 2022): each channel of the
+  uint8 RGB image as a float32 PIL image, bicubic (antialiased) resize to 299x299, clipped
+  to [0, 255] and not rounded; then divided by 255 and scaled to [-1, 1] as above. The
+  network stays the FID Inception of pytorch-fid (clean-fid's own FID runs the TF graph as
+  TorchScript, so its values are close to these but not the same).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +36,8 @@ NUM_LOGITS = 1008
 RESIZE_MODES = {
     "pytorch-fid": "torch bilinear interpolate to 299x299 (align_corners=False, no antialias), as pytorch-fid 0.3.0",
     "pil-bicubic": "PIL bicubic resize to 299x299 before the network",
+    "clean-fid": "clean-fid's clean resize: per channel float32 PIL bicubic (antialiased) to 299x299, clipped, "
+    "not quantised",
 }
 
 
@@ -102,12 +109,26 @@ def _pool(net: Any, x: Any) -> Any:
     return F.adaptive_avg_pool2d(x, (1, 1)).flatten(1)
 
 
+def clean_resize(pixels: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.float32]:
+    """clean-fid's ``clean`` resize of (h, w, 3) uint8 pixels: (size, size, 3) float32 in
+    [0, 255]. Each channel is resized on its own as a float image (PIL mode F), so no
+    rounding happens between the filter and the network."""
+    channels = [
+        np.asarray(Image.fromarray(pixels[:, :, c].astype(np.float32)).resize((size, size), Image.Resampling.BICUBIC))
+        for c in range(3)
+    ]
+    return np.clip(np.stack(channels, axis=2), 0.0, 255.0).astype(np.float32)
+
+
 def image_tensor(image: Image.Image, resize: str) -> Any:
     """One image as a (3, 299, 299) tensor in [0, 1] after the chosen resize."""
+    import torch
     import torch.nn.functional as F
     from torchvision.transforms.functional import pil_to_tensor
 
     rgb = image.convert("RGB")
+    if resize == "clean-fid":
+        return torch.from_numpy(clean_resize(np.asarray(rgb), RESOLUTION)).permute(2, 0, 1).div(255.0)
     if resize == "pil-bicubic":
         rgb = rgb.resize((RESOLUTION, RESOLUTION), Image.Resampling.BICUBIC)
     tensor = pil_to_tensor(rgb).float().div(255.0).unsqueeze(0)
@@ -148,14 +169,3 @@ class InceptionExtractor:
         if not pools:
             return InceptionOutputs(np.zeros((0, FEATURE_DIM)), np.zeros((0, NUM_LOGITS)))
         return InceptionOutputs(np.concatenate(pools), np.concatenate(logits))
-
-
-def chunked(items: Iterable[Image.Image], size: int) -> Iterator[list[Image.Image]]:
-    batch: list[Image.Image] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

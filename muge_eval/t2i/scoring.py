@@ -1,7 +1,11 @@
 """Metrics of one set of generated images against a T2I gold split.
 
-FID and IS need the FID Inception weights; without them they are skipped with a note
-that says where to get the file, and the judge metrics still run.
+What runs is decided before any image is generated (``readiness.plan_metrics``): each
+selected metric runs when its inputs (Inception or DINOv2 weights, a judge, real images)
+are there, and is skipped with a note otherwise. ``prepare`` then loads what the plan
+needs -- the feature networks and the judge -- so a wrong file fails before generation
+too. Under ``torchrun`` every rank prepares the judge (its encoding is shared across
+ranks), and rank 0 alone loads the feature networks and scores.
 """
 
 from __future__ import annotations
@@ -12,25 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
-from muge_eval.cache import cache_dir
-from muge_eval.encoding.encoder import Encoder, EncodeSettings, bad_image_problems
-from muge_eval.encoding.images import ReaderImageRows
-from muge_eval.errors import InputError
-from muge_eval.fingerprint import text_fingerprint
+from muge_eval.distributed import context
 from muge_eval.io.image_tsv import open_image
 from muge_eval.models.base import RETRIEVAL, RetrievalAdapter
 from muge_eval.models.factory import ModelRequest, build_adapter
+from muge_eval.models.torch_utils import resolve_device
 from muge_eval.progress import Progress
-from muge_eval.t2i.agreement import R_PRECISION_CANDIDATES, R_PRECISION_SEED, clip_scores, r_precision
-from muge_eval.t2i.data import iter_real_images
-from muge_eval.t2i.fid import GaussianStats, feature_statistics, fid_from_features, load_stats, save_stats
+from muge_eval.t2i.dinov2 import DinoV2Extractor
+from muge_eval.t2i.feature_metrics import dinov2_network, feature_metrics, inception_network
+from muge_eval.t2i.features import FeatureNetwork
 from muge_eval.t2i.gold import T2IGold
-from muge_eval.t2i.inception import RESIZE_MODES, RESOLUTION, InceptionExtractor, chunked
-from muge_eval.t2i.inception_score import IS_SHUFFLE_SEED, IS_SPLITS, inception_score
-from muge_eval.t2i.weights import check_weights, find_weights, missing_weights_message
+from muge_eval.t2i.inception import InceptionExtractor
+from muge_eval.t2i.judged import Judge, judge_metrics
+from muge_eval.t2i.readiness import DINOV2, INCEPTION, JUDGE, MetricPlan
 
 if TYPE_CHECKING:
     from muge_eval.plugins import Registries
@@ -45,20 +45,18 @@ class GeneratedImages:
     fingerprint: str
     source: str
 
-    def iter_images(self, ids: Sequence[str]) -> Iterator[tuple[str, Image.Image]]:
-        """(id, decoded image) in the order of ``ids``."""
+    def iter_images(self, ids: Sequence[str]) -> Iterator[Image.Image]:
+        """Decoded images in the order of ``ids``."""
         for image_id in ids:
-            yield image_id, open_image(self.read(image_id), f"{self.source} (img_id {image_id})")
+            yield open_image(self.read(image_id), f"{self.source} (img_id {image_id})")
 
 
 @dataclass(frozen=True)
 class ScoringSettings:
-    inception_weights: str | None = None
-    allow_nonstandard_weights: bool = False
     resize: str = "pytorch-fid"
     device: str = "auto"
-    judge: str | None = None
     judge_args: Mapping[str, str] = field(default_factory=dict)
+    cmmd_estimator: str = "reference"
     stats_dir: Path | None = None
     batch_size: int = 32
     seed: int = 1234
@@ -78,159 +76,57 @@ class ScoreParts:
     per_item: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _batched_images(source: GeneratedImages, ids: Sequence[str], size: int) -> Iterator[list[Image.Image]]:
-    for start in range(0, len(ids), size):
-        yield [image for _, image in source.iter_images(ids[start : start + size])]
+@dataclass(frozen=True)
+class Prepared:
+    """The plan and what it needs, loaded: feature networks (rank 0) and the judge."""
+
+    plan: MetricPlan
+    networks: Mapping[str, FeatureNetwork] = field(default_factory=dict)
+    judge: Judge | None = None
 
 
-def real_statistics(
-    gold: T2IGold, extractor: InceptionExtractor, settings: ScoringSettings, progress: Progress
-) -> tuple[GaussianStats, bool]:
-    """Real-image statistics, from the npz cache when this dataset, weights and resize were
-    seen before. Returns (stats, whether they came from the cache)."""
-    assert gold.real_images is not None
-    key = text_fingerprint(gold.fingerprint, extractor.weights.sha256, extractor.resize, str(RESOLUTION))
-    directory = settings.stats_dir or cache_dir("fid-stats", settings.cache_root)
-    path = directory / f"{key.split(':')[1][:32]}.npz"
-    if path.is_file():
-        return load_stats(path), True
-    images = (image for _, image in iter_real_images(gold.real_images))
-    batches = progress.iterate(chunked(images, settings.batch_size), None, "inception: real images", "batch")
-    stats = feature_statistics(extractor.run(batches).pool)
-    save_stats(path, stats)
-    return stats, False
-
-
-def inception_metrics(
-    gold: T2IGold, source: GeneratedImages, settings: ScoringSettings, progress: Progress, parts: ScoreParts
-) -> None:
-    path = find_weights(settings.inception_weights)
-    if path is None:
-        parts.notes.append(missing_weights_message())
-        return
-    weights = check_weights(path, settings.allow_nonstandard_weights)
+def prepare(plan: MetricPlan, settings: ScoringSettings, registries: Registries, progress: Progress) -> Prepared:
+    """Load the networks and build the judge the plan needs (before any generation)."""
     started = time.perf_counter()
-    extractor = InceptionExtractor(weights, settings.resize, settings.device)
-    batches = progress.iterate(
-        _batched_images(source, gold.ids, settings.batch_size), None, "inception: generated images", "batch"
-    )
-    generated = extractor.run(batches)
-    parts.timings["inception_generated_s"] = time.perf_counter() - started
-    parts.protocol["inception"] = {
-        "network": "FID Inception (TF 2015-12-05 graph ported to PyTorch), pytorch-fid 0.3.0 architecture",
-        "weights_file": weights.path.name,
-        "weights_sha256": weights.sha256,
-        "standard_weights": weights.standard,
-        "resize": settings.resize,
-        "resize_method": RESIZE_MODES[settings.resize],
-        "resolution": RESOLUTION,
-        "features": "2048-d final average pool",
-        "device": extractor.device,
-    }
-    if not weights.standard:
-        parts.notes.append(f"Inception weights {weights.path.name} are not the published file: FID/IS not comparable")
-    if len(gold.ids) >= IS_SPLITS:
-        mean, std = inception_score(generated.logits, IS_SPLITS, IS_SHUFFLE_SEED)
-        parts.metrics.update(is_mean=mean, is_std=std)
-        parts.protocol["inception_score"] = {
-            "logits": "1008 logits without the fc bias",
-            "splits": IS_SPLITS,
-            "shuffle_seed": IS_SHUFFLE_SEED,
-            "std": "population standard deviation over splits",
-        }
-    else:
-        parts.notes.append(f"IS needs at least {IS_SPLITS} images; skipped")
-    if gold.real_images is None:
-        parts.notes.append("no real images (T2I_{split}.img.tsv) for this split: FID not computed")
-        return
-    started = time.perf_counter()
-    real, cached = real_statistics(gold, extractor, settings, progress)
-    parts.timings["inception_real_s"] = time.perf_counter() - started
-    if len(gold.ids) < 2:
-        parts.notes.append("FID needs at least 2 generated images; skipped")
-        return
-    parts.metrics["fid"] = fid_from_features(generated.pool, real)
-    parts.protocol["fid"] = {
-        "statistics": "float64, covariance over n - 1",
-        "trace_sqrt": "eigenvalues of L^T S2 L (S1 = L L^T), sqrt(S1) S2 sqrt(S1) if singular, X S2 X^T/(n-1) if n < d",
-        "real_images": real.count,
-        "generated_images": len(gold.ids),
-        "real_stats_cached": cached,
-    }
-
-
-def judge_metrics(
-    gold: T2IGold,
-    source: GeneratedImages,
-    settings: ScoringSettings,
-    progress: Progress,
-    parts: ScoreParts,
-    registries: Registries,
-) -> None:
-    """CLIP score and R-precision judged by a retrieval model, encoded by the shared encoder
-    (batches, decoding workers, embedding cache, torchrun shards)."""
-    if not settings.judge:
-        parts.notes.append("clip_score and r_precision need a retrieval model: pass --judge MODEL")
-        return
-    judge, record = build_adapter(
-        registries,
-        ModelRequest(settings.judge, dict(settings.judge_args)),
-        RETRIEVAL,
-        (RetrievalAdapter,),
-        {"seed": settings.seed},
-        role="judge",
-    )
-    assert isinstance(judge, RetrievalAdapter)
-    started = time.perf_counter()
-    ids = list(gold.ids)
-    encode = EncodeSettings(
-        settings.batch_size,
-        settings.chunk_rows,
-        settings.num_workers,
-        cache_dir("embeddings", settings.cache_root) if settings.use_embedding_cache else None,
-    )
-    encoder = Encoder(judge, encode, progress, {"dataset_fingerprint": gold.fingerprint})
-    texts = encoder.texts("t2i-descriptions", ids, [gold.texts[i] for i in ids])
-    rows = ReaderImageRows(ids, source.read, source.source)
-    images = encoder.images("t2i-images", rows, {"images_fingerprint": source.fingerprint})
-    if texts is None or images is None:  # a worker rank: rank 0 scores
-        return
-    if not images.ok.all():
-        bad = [int(r) for r in np.nonzero(~images.ok)[0]]
-        raise InputError(bad_image_problems(rows, bad, judge.image_transform()), "the judge cannot read these images")
-    if texts.embeddings.shape[1] != images.embeddings.shape[1]:
-        raise InputError(
-            [],
-            f"judge text and image embeddings differ in dimension: "
-            f"{texts.embeddings.shape[1]} vs {images.embeddings.shape[1]}",
+    networks: dict[str, FeatureNetwork] = {}
+    if context().is_main:
+        device = resolve_device(settings.device) if plan.uses(INCEPTION) or plan.uses(DINOV2) else "cpu"
+        if plan.uses(INCEPTION):
+            assert plan.inception is not None
+            networks[INCEPTION] = inception_network(InceptionExtractor(plan.inception, settings.resize, device))
+        if plan.uses(DINOV2):
+            assert plan.dinov2 is not None
+            networks[DINOV2] = dinov2_network(DinoV2Extractor(plan.dinov2, device))
+    judge = None
+    if plan.uses(JUDGE):
+        assert plan.judge is not None
+        model, record = build_adapter(
+            registries,
+            ModelRequest(plan.judge, dict(settings.judge_args)),
+            RETRIEVAL,
+            (RetrievalAdapter,),
+            {"seed": settings.seed},
+            role="judge",
         )
-    scores = clip_scores(texts.embeddings, images.embeddings)
-    rp = r_precision(
-        texts.embeddings, images.embeddings, [gold.texts[i] for i in ids], R_PRECISION_CANDIDATES, R_PRECISION_SEED
-    )
-    parts.metrics["clip_score"] = float(scores.mean())
-    parts.metrics["r_precision"] = rp.value
-    parts.timings["judge_s"] = time.perf_counter() - started
-    parts.protocol["judge"] = {
-        "model": record,
-        "clip_score": "100 x max(cosine(description, image), 0), averaged",
-        "r_precision": "share of images whose own description scores strictly above every distractor (%)",
-        "r_precision_candidates": rp.candidates,
-        "r_precision_seed": R_PRECISION_SEED,
-        "distractors": "other descriptions drawn without replacement; identical texts excluded",
-    }
-    if rp.candidates < R_PRECISION_CANDIDATES:
-        parts.notes.append(f"only {rp.candidates} candidate descriptions per image (fewer than 100 items)")
-    for row, image_id in enumerate(ids):
-        parts.per_item.setdefault(image_id, {}).update(
-            clip_score=float(scores[row]), r_precision_hit=bool(rp.hits[row])
-        )
+        assert isinstance(model, RetrievalAdapter)
+        judge = Judge(model, record)
+    if networks or judge:
+        progress.message(f"scoring inputs ready in {time.perf_counter() - started:.1f} s: {', '.join(plan.compute)}")
+    return Prepared(plan, networks, judge)
 
 
 def score_images(
-    gold: T2IGold, source: GeneratedImages, settings: ScoringSettings, progress: Progress, registries: Registries
+    gold: T2IGold, source: GeneratedImages, prepared: Prepared, settings: ScoringSettings, progress: Progress
 ) -> ScoreParts:
+    """Every planned metric of ``source``; a worker rank only helps the judge encode."""
     parts = ScoreParts()
-    inception_metrics(gold, source, settings, progress, parts)
-    judge_metrics(gold, source, settings, progress, parts, registries)
+    plan = prepared.plan
+    if prepared.judge is not None:
+        judged = [m for m in plan.compute if m in ("clip_score", "r_precision", "cmmd")]
+        judge_metrics(gold, source, prepared.judge, judged, settings, progress, parts)
+    if not context().is_main:
+        return parts
+    if prepared.networks:
+        feature_metrics(gold, source, prepared.networks, plan, settings, progress, parts)
+    parts.notes.extend(plan.notes)
     return parts

@@ -5,7 +5,6 @@ keeping pixels; scoring reads them again by id (byte offsets into the TSV)."""
 from __future__ import annotations
 
 import binascii
-import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from PIL import Image
 
 from muge_eval.errors import InputError, Problem, ProblemList, UsageError
 from muge_eval.io.image_tsv import decode_base64, open_image
+from muge_eval.io.pixels import image_problem
 
 MAX_LISTED_IDS = 20
 
@@ -58,18 +58,9 @@ def parse_image_size(value: object) -> tuple[int, int] | None:
 
 
 def check_image_bytes(data: bytes, size: tuple[int, int] | None) -> str | None:
-    """What is wrong with one submitted image, or None."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image_format, image_size = image.format, image.size
-            image.verify()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        return f"not a readable image: {exc}"
-    if image_format != "PNG":
-        return f"is {image_format}, expected PNG"
-    if size is not None and image_size != size:
-        return f"is {image_size[0]}x{image_size[1]}, expected {size[0]}x{size[1]}"
-    return None
+    """What is wrong with one submitted image, or None: a PNG of the expected size whose
+    every pixel decodes (within the pixel limit)."""
+    return image_problem(data, "PNG", size)
 
 
 def _read_tsv(
@@ -131,17 +122,18 @@ def _read_dir(
     for file in sorted(path.iterdir()):
         if file.name.startswith("."):
             continue
+        # Each problem names the image file itself, as file: field: message.
         if not file.is_file() or file.suffix.lower() != ".png":
-            problems.add(f"{file.name}: expected only <img_id>.png files")
+            problems.problems.append(Problem(str(file), "expected only <img_id>.png files in the folder"))
             continue
         image_id = file.stem
         seen.add(image_id)
         if image_id not in gold_ids:
-            problems.add(f"{file.name}: img_id {image_id!r} is not in the gold descriptions")
+            problems.problems.append(Problem(str(file), "this img_id is not in the gold descriptions", field="img_id"))
             continue
         wrong = check_image_bytes(file.read_bytes(), size)
         if wrong:
-            problems.add(f"{file.name}: {wrong}")
+            problems.problems.append(Problem(str(file), wrong, field="image"))
             continue
         entries[image_id] = file.name
     return entries

@@ -1,14 +1,16 @@
-"""Finding the user's copy of the FID Inception weights; nothing is downloaded.
+"""Finding the user's copy of feature-network weights; nothing is downloaded.
 
-Search order: the ``inception_weights`` task option (``--inception-weights PATH``), the
-environment variable ``MUGE_EVAL_INCEPTION_WEIGHTS``, then the file name in
-``$MUGE_EVAL_CACHE/weights`` (default ``~/.cache/muge-eval/weights``) and in torch hub's
-checkpoint directory (``$TORCH_HOME/hub/checkpoints``, where pytorch-fid itself saves it).
+Search order, for each network: its task option (``--inception-weights PATH``,
+``--dinov2-weights PATH``), its environment variable (``MUGE_EVAL_INCEPTION_WEIGHTS``,
+``MUGE_EVAL_DINOV2_WEIGHTS``), then its usual file name in ``$MUGE_EVAL_CACHE/weights``
+(default ``~/.cache/muge-eval/weights``) and in torch hub's checkpoint directory
+(``$TORCH_HOME/hub/checkpoints``, where pytorch-fid and torch.hub save them).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,35 +35,56 @@ class InceptionWeights:
         return self.sha256.startswith(WEIGHTS_SHA256_PREFIX)
 
 
+@dataclass(frozen=True)
+class WeightsSearch:
+    """Where one network's weights may be: its flag, environment variable and file name."""
+
+    flag: str
+    env: str
+    file_name: str
+    # Whether a directory (a saved transformers model) is accepted as well as a file.
+    directory_ok: bool = False
+
+    def candidates(self) -> list[Path]:
+        torch_home = Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch").expanduser()
+        return [cache_dir("weights") / self.file_name, torch_home / "hub" / "checkpoints" / self.file_name]
+
+    def find(self, option: str | None) -> Path | None:
+        """The configured path, or None when none is configured anywhere; a configured
+        path that does not exist is a usage error."""
+        exists: Callable[[Path], bool] = (lambda p: p.exists()) if self.directory_ok else (lambda p: p.is_file())
+        what = "a file or directory" if self.directory_ok else "a file"
+        for source, value in ((self.flag, option), (self.env, os.environ.get(self.env))):
+            if value:
+                path = Path(value).expanduser()
+                if not exists(path):
+                    raise UsageError(f"{source}: {path} is not {what}")
+                return path
+        return next((p for p in self.candidates() if p.is_file()), None)
+
+
+INCEPTION_SEARCH = WeightsSearch("--inception-weights", ENV_WEIGHTS, WEIGHTS_FILE)
+
+
 def candidate_paths() -> list[Path]:
-    torch_home = Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch").expanduser()
-    return [cache_dir("weights") / WEIGHTS_FILE, torch_home / "hub" / "checkpoints" / WEIGHTS_FILE]
+    return INCEPTION_SEARCH.candidates()
 
 
-def missing_weights_message() -> str:
+def missing_weights_message(metrics: Iterable[str] = ("fid", "is_mean", "is_std")) -> str:
+    listed = ", ".join(metrics)
+    verb = "needs" if len(listed.split(", ")) == 1 else "need"
     places = ", ".join(str(p) for p in candidate_paths())
     return (
-        f"FID and IS need the FID Inception weights {WEIGHTS_FILE} (the TF Inception graph of "
+        f"{listed} {verb} the FID Inception weights {WEIGHTS_FILE} (the TF Inception graph of "
         f"2015-12-05 ported to PyTorch; its sha256 begins with {WEIGHTS_SHA256_PREFIX}), published "
         f"with pytorch-fid's GitHub release 'fid_weights': {WEIGHTS_URL}. Pass --inception-weights PATH, "
-        f"set {ENV_WEIGHTS}, or put the file in one of: {places}. FID and IS were not computed."
+        f"set {ENV_WEIGHTS}, or put the file in one of: {places}. {listed} not computed."
     )
 
 
 def find_weights(option: str | None) -> Path | None:
-    """The weights path, or None when none is configured anywhere."""
-    if option:
-        path = Path(option).expanduser()
-        if not path.is_file():
-            raise UsageError(f"--inception-weights: {path} is not a file")
-        return path
-    env = os.environ.get(ENV_WEIGHTS)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise UsageError(f"{ENV_WEIGHTS}: {path} is not a file")
-        return path
-    return next((p for p in candidate_paths() if p.is_file()), None)
+    """The Inception weights path, or None when none is configured anywhere."""
+    return INCEPTION_SEARCH.find(option)
 
 
 def check_weights(path: Path, allow_nonstandard: bool) -> InceptionWeights:

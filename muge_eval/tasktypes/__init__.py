@@ -1,2 +1,3 @@
-"""Task types: retrieval, caption, t2i. Each loads gold data, reads submissions, scores
-them, and evaluates a model adapter end to end."""
+"""The task-type seam: the base class every task type implements, its options, how a task
+is built from a card, and what readers of results files ask a type. The types themselves
+are registered in muge_eval.plugins (built-ins) or through entry points."""

@@ -60,13 +60,15 @@ class HFCaptioner(CaptionAdapter):
         import torch
         import transformers
 
+        from muge_eval.models.torch_utils import resolve_device
+
+        self.device = resolve_device(device)  # device=cuda without a GPU fails here, before loading
         self.source = model
         self.revision = revision or None
         self.max_new_tokens = max_new_tokens
         self.num_beams = num_beams
         self.prompt = prompt
         self.join_cjk_spaces = join_cjk_spaces
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         torch_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}.get(dtype)
         kwargs: dict[str, Any] = {"revision": self.revision, "trust_remote_code": trust_remote_code}
         offline = cache_only(model)

@@ -33,8 +33,9 @@ def message_text(answer: Any, url: str) -> str:
         raise HttpError(f"{url} answered without choices[0].message.content") from None
     if content is None:
         return ""
-    if isinstance(content, list):  # content parts
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict)).strip()
+    if isinstance(content, list):  # content parts; parts that are not text are skipped
+        texts = [part.get("text") for part in content if isinstance(part, dict)]
+        return "".join(text for text in texts if isinstance(text, str)).strip()
     if not isinstance(content, str):
         raise HttpError(f"{url} answered with non-text content ({type(content).__name__})")
     return content.strip()

@@ -10,13 +10,15 @@ code runs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from muge_eval.data.image_transform import SQUASH, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
-from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
+from muge_eval.io.jsonl import read_json_document
+from muge_eval.io.safe_json import JsonProblem, parse_json
+from muge_eval.models.torch_utils import require
+from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter
 
 CONTEXT_LENGTH = 52
 # name -> (vision config, text config) among cn_clip's bundled model_configs.
@@ -30,17 +32,15 @@ NAMED_MODELS = {
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError([Problem(str(path), "config file not found")], "missing file") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}", exc.lineno)], "invalid config") from exc
+    value = read_json_document(path, "config file")
     if not isinstance(value, dict):
         raise InputError([Problem(str(path), "must be a JSON object")], "invalid config")
     layers = value.get("vision_layers")
     if isinstance(layers, str):  # cn_clip writes ResNet stages as a string "[3,4,6,3]"
-        value["vision_layers"] = json.loads(layers)
+        try:
+            value["vision_layers"] = parse_json(layers)
+        except JsonProblem as problem:
+            raise InputError([Problem(str(path), problem.message, field="vision_layers")], "invalid config") from None
     return value
 
 

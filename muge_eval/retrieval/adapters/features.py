@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from muge_eval.errors import InputError, Problem, ProblemList, UsageError
+from muge_eval.errors import InputError, Problem, ProblemList, UsageError, brief
 from muge_eval.fingerprint import files_fingerprint
-from muge_eval.io.jsonl import is_json_int, iter_json_lines
+from muge_eval.io.jsonl import is_json_int, iter_json_lines, open_text
+from muge_eval.io.npz import read_npy_array
 from muge_eval.models.base import ImageBatch, RetrievalAdapter, TextBatch
 
 FeatureTable = tuple[dict[int, int], npt.NDArray[np.float32]]
@@ -38,7 +39,7 @@ def _read_jsonl_features(path: Path, id_keys: tuple[str, ...]) -> FeatureTable:
             continue
         item_id, feature = obj[key], obj.get("feature")
         if not is_json_int(item_id):
-            problems.add(f"must be an integer, got {item_id!r}", line.number, key)
+            problems.add(f"must be an integer, got {brief(item_id)}", line.number, key)
             continue
         if not isinstance(feature, list) or not feature or not all(isinstance(v, (int, float)) for v in feature):
             problems.add("must be a non-empty list of numbers", line.number, "feature")
@@ -58,13 +59,13 @@ def _read_jsonl_features(path: Path, id_keys: tuple[str, ...]) -> FeatureTable:
 
 def _read_ids(path: Path) -> list[int]:
     if path.suffix == ".npy":
-        ids = np.load(path, allow_pickle=False)
+        ids = read_npy_array(path, "id file")
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise InputError([Problem(str(path), "must be a 1-d integer array of ids")])
         return [int(i) for i in ids]
     problems = ProblemList(str(path))
     out: list[int] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(open_text(path, "id file").splitlines(), start=1):
         try:
             out.append(int(raw.strip()))
         except ValueError:
@@ -79,10 +80,9 @@ def _read_npy_features(path: Path, ids_path: Path | None) -> FeatureTable:
     for p in (path, ids_path):
         if not p.is_file():
             raise InputError([Problem(str(p), "file not found")], "missing file")
-    try:
-        matrix = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError([Problem(str(path), f"not a plain numeric .npy array: {exc}")]) from exc
+    matrix = read_npy_array(path, "feature file")
+    if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
+        raise InputError([Problem(str(path), f"must hold real numbers, not {matrix.dtype}")], "invalid feature file")
     ids = _read_ids(ids_path)
     if matrix.ndim != 2 or len(matrix) != len(ids):
         raise InputError([Problem(str(path), f"shape {matrix.shape} does not match {len(ids)} ids in {ids_path}")])
@@ -99,8 +99,26 @@ def load_feature_table(path: Path, ids_path: Path | None, id_keys: tuple[str, ..
     return _read_jsonl_features(path, id_keys)
 
 
+def locate(path: Path, data_dir: Path | None, option: str) -> Path:
+    """A user's file: as given (relative to the current directory), else relative to the
+    task's data directory; when neither exists, the problem says where it looked."""
+    if path.is_absolute() or path.exists() or data_dir is None:
+        if not path.exists():
+            raise InputError([Problem(str(path), f"{option}: file not found (looked in {Path.cwd()})")], "missing file")
+        return path
+    beside_data = data_dir / path
+    if beside_data.exists():
+        return beside_data
+    raise InputError(
+        [Problem(str(path), f"{option}: file not found (looked in {Path.cwd()} and in {data_dir})")], "missing file"
+    )
+
+
 class PrecomputedFeatures(RetrievalAdapter):
-    """Embeddings computed elsewhere (for example by Chinese-CLIP's extract_features.py)."""
+    """Embeddings computed elsewhere (for example by Chinese-CLIP's extract_features.py).
+
+    Relative paths are looked up in the current directory, then in the task's data
+    directory (``--data-dir``, or the card's), which the run passes as ``data_dir``."""
 
     def __init__(
         self,
@@ -108,7 +126,12 @@ class PrecomputedFeatures(RetrievalAdapter):
         text_features: Path,
         image_ids: Path | None = None,
         text_ids: Path | None = None,
+        data_dir: Path | None = None,
     ):
+        image_features = locate(image_features, data_dir, "image_features")
+        text_features = locate(text_features, data_dir, "text_features")
+        image_ids = locate(image_ids, data_dir, "image_ids") if image_ids is not None else None
+        text_ids = locate(text_ids, data_dir, "text_ids") if text_ids is not None else None
         self.paths = [p for p in (image_features, text_features, image_ids, text_ids) if p is not None]
         self.images = load_feature_table(image_features, image_ids, ("image_id", "item_id"))
         self.texts = load_feature_table(text_features, text_ids, ("text_id", "query_id"))

@@ -9,7 +9,8 @@ from typing import Any
 from muge_eval.data.image_transform import SQUASH, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
 from muge_eval.hub import cache_only, not_cached_message
-from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
+from muge_eval.models.torch_utils import require
+from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter
 
 CONTEXT_LENGTH = 52
 

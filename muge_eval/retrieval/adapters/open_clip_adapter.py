@@ -9,7 +9,8 @@ from typing import Any
 
 from muge_eval.data.image_transform import PROCESSOR, ImageTransform
 from muge_eval.errors import InputError, Problem, UsageError
-from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter, require
+from muge_eval.models.torch_utils import require
+from muge_eval.retrieval.adapters.torch_base import TorchRetrievalAdapter
 
 # open_clip's names for whole-model casts ("fp16" there means OpenAI-style mixed weights).
 OPEN_CLIP_PRECISION = {"float32": "fp32", "float16": "pure_fp16", "bfloat16": "pure_bf16"}

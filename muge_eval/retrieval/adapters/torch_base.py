@@ -8,7 +8,6 @@ fingerprint and protocol recorded in results.
 
 from __future__ import annotations
 
-import os
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any
@@ -27,55 +26,12 @@ from muge_eval.data.image_transform import (
     normalize_pixels,
 )
 from muge_eval.errors import UsageError
-from muge_eval.fingerprint import directory_fingerprint, files_fingerprint, text_fingerprint
+from muge_eval.fingerprint import text_fingerprint
 from muge_eval.models.base import RetrievalAdapter
+from muge_eval.models.torch_utils import path_fingerprint, require, resolve_device, torch_dtype
 
-DTYPES = ("float32", "float16", "bfloat16")
 # Where `--batch-size auto` starts halving on a GPU.
 AUTO_BATCH_START = 1024
-
-
-def require(module: str, extra: str) -> None:
-    """Import ``module`` or tell the user which extra to install."""
-    import importlib
-
-    try:
-        importlib.import_module(module)
-    except ImportError as exc:
-        raise UsageError(f"this model needs {module!r}: pip install 'muge-eval[{extra}]' ({exc})") from exc
-
-
-def resolve_device(device: str | None) -> str:
-    """``auto`` -> cuda when available; plain ``cuda`` under torchrun -> ``cuda:LOCAL_RANK``."""
-    import torch
-
-    chosen = device or "auto"
-    if chosen == "auto":
-        chosen = "cuda" if torch.cuda.is_available() else "cpu"
-    if chosen == "cuda" and "LOCAL_RANK" in os.environ:
-        chosen = f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    if chosen.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"device={chosen}: CUDA is not available here (use device=cpu)")
-    try:
-        torch.device(chosen)
-    except RuntimeError as exc:
-        raise UsageError(f"device={chosen!r} is not a torch device: {exc}") from exc
-    return chosen
-
-
-def torch_dtype(name: str) -> Any:
-    import torch
-
-    if name not in DTYPES:
-        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {name!r}")
-    return getattr(torch, name)
-
-
-def path_fingerprint(path: Path) -> str:
-    """Content hash of a checkpoint file or directory."""
-    if path.is_dir():
-        return directory_fingerprint(path)
-    return files_fingerprint([path])
 
 
 class TorchRetrievalAdapter(RetrievalAdapter):

@@ -1,6 +1,7 @@
 """``diffusers``: any text-to-image ``DiffusionPipeline``, from a local directory (saved
 with ``save_pretrained``) or a hub id. Each prompt gets its own ``torch.Generator`` seeded
-with the item's seed, so an image does not depend on its batch."""
+with the item's seed, so an image does not depend on its batch. Under ``torchrun`` each
+rank loads the pipeline on its own GPU and draws its share of the prompts."""
 
 from __future__ import annotations
 
@@ -32,8 +33,11 @@ class DiffusersGenerator(GeneratorAdapter):
         import torch
         from diffusers import DiffusionPipeline
 
+        from muge_eval.models.torch_utils import resolve_device
+
         if dtype not in DTYPES:
             raise UsageError(f"diffusers: dtype must be one of {', '.join(DTYPES)}")
+        self.device = resolve_device(device)  # device=cuda without a GPU fails here, before loading
         self.source = pipeline
         self.local = Path(pipeline).expanduser().is_dir()
         self.revision = revision
@@ -45,7 +49,6 @@ class DiffusersGenerator(GeneratorAdapter):
             "negative_prompt": negative_prompt,
             "dtype": dtype,
         }
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         kwargs: dict[str, Any] = {"torch_dtype": getattr(torch, dtype)}
         if revision:
             kwargs["revision"] = revision

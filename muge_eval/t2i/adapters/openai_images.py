@@ -11,13 +11,13 @@ OpenAI API takes no seed; ``send_seed=true`` adds ``"seed"`` for servers that do
 from __future__ import annotations
 
 import binascii
-import io
 
 from PIL import Image
 
 from muge_eval.errors import UsageError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.io.image_tsv import decode_base64
+from muge_eval.io.pixels import IMAGE_DECODE_ERRORS, decode_failure, decode_image
 from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy, api_key_from_env
 from muge_eval.t2i.adapters.base import GeneratorAdapter
 
@@ -80,13 +80,18 @@ class OpenAIImagesGenerator(GeneratorAdapter):
     def _image(self, answer: object) -> Image.Image:
         try:
             encoded = answer["data"][0]["b64_json"]  # type: ignore[index]
-            image = Image.open(io.BytesIO(decode_base64(encoded)))
-            image.load()
-        except (KeyError, IndexError, TypeError) as exc:
-            raise HttpError(f"{self.base_url}: expected {{'data': [{{'b64_json': ...}}]}}") from exc
-        except (binascii.Error, ValueError, OSError) as exc:
-            raise HttpError(f"{self.base_url}: b64_json is not a readable image ({exc})") from exc
-        return image
+        except (KeyError, IndexError, TypeError):
+            raise HttpError(f"{self.base_url}: expected {{'data': [{{'b64_json': ...}}]}}") from None
+        if not isinstance(encoded, str):
+            raise HttpError(f"{self.base_url}: b64_json is {type(encoded).__name__}, expected a base64 string")
+        try:
+            data = decode_base64(encoded)
+        except (binascii.Error, ValueError):
+            raise HttpError(f"{self.base_url}: b64_json is not valid base64") from None
+        try:
+            return decode_image(data)  # within the pixel limit, every pixel decoded
+        except IMAGE_DECODE_ERRORS as exc:
+            raise HttpError(f"{self.base_url}: b64_json is not a readable image ({decode_failure(exc)})") from None
 
     def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:
         payloads = [self._payload(p, s) for p, s in zip(prompts, seeds, strict=True)]
