@@ -46,19 +46,23 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``fixture/``: the hostile test board's site; ``bundled/``: the bundled board's."""
+    """The served folder: ``fixture/`` holds the hostile test board's site, ``bundled/``
+    the bundled board's (built by the test that needs it)."""
     folder = tmp_path_factory.mktemp("sites")
     shutil.move(str(build_board_site(folder / "build")), folder / "fixture")
-    result = CliRunner().invoke(
-        main, ["--quiet", "leaderboard", "build", str(BUNDLED), "--out", str(folder / "bundled")]
-    )
-    assert result.exit_code == 0, result.output
     return folder
 
 
 @pytest.fixture(scope="module")
 def site(root: Path) -> Path:
     return root / "fixture"
+
+
+@pytest.fixture(scope="module")
+def bundled(root: Path) -> Path:
+    result = CliRunner().invoke(main, ["--quiet", "leaderboard", "build", str(BUNDLED), "--out", str(root / "bundled")])
+    assert result.exit_code == 0, result.output
+    return root / "bundled"
 
 
 @pytest.fixture(scope="module")
@@ -314,8 +318,7 @@ def _screenshot(browser: Any, name: str) -> None:
     browser.set_window_size(1280, 900)
 
 
-def test_bundled_board_in_both_languages_with_plots_and_pictures(driver: Any, server: str, root: Path) -> None:
-    bundled = root / "bundled"
+def test_bundled_board_in_both_languages_with_plots_and_pictures(driver: Any, server: str, bundled: Path) -> None:
     driver.get_log("performance")
     driver.get(f"{server}/bundled/index.html")
     assert "random" in names(driver, "overview")
