@@ -1,8 +1,12 @@
-"""Time `leaderboard build` on a synthetic board at MUGE scale.
+"""Time `leaderboard build` on a synthetic board at MUGE scale and report the site's size.
 
-Full size: 20 models on a retrieval task of 5,008 queries (the MUGE MR valid split) and
-20 models on a caption-like task of 10,000 images with a per-image rouge_l, 1,000
-bootstrap resamples. ``--quick`` shrinks it for a smoke run.
+Full size: 100 models on 10 tasks of 5,000 items each (4 retrieval tasks with top-10
+rankings, 3 caption tasks with captions, references and a per-image ROUGE-L, 3
+text-to-image tasks with a per-image CLIP score and stored generated thumbnails), every
+run with its per-sample records, 1,000 bootstrap resamples, every task's data given with
+``--data-dir`` (5,000 small JPEGs per task) so the galleries write thumbnails. Some models
+carry model cards, two tasks list published reference rows. ``--quick`` shrinks it for a
+smoke run.
 
     python benchmarks/leaderboard_build.py [--quick]
 """
@@ -10,33 +14,55 @@ bootstrap resamples. ``--quick`` shrinks it for a smoke run.
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
+import platform
+import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
 from muge_eval.leaderboard.board import load_board
 from muge_eval.leaderboard.site import build_site
+from muge_eval.progress import Progress
 
-RETRIEVAL_FP = "sha256:" + "ab" * 32
-CAPTION_FP = "sha256:" + "cd" * 32
+KINDS = ("retrieval", "caption", "t2i", "retrieval", "caption", "t2i", "retrieval", "caption", "t2i", "retrieval")
+COLUMNS = {
+    "retrieval": ["mean_recall", "r1", "r5", "r10", "map10", "ndcg10"],
+    "caption": ["rouge_l"],
+    "t2i": ["clip_score"],
+}
 PERCENT = {"higher_is_better": True, "unit": "percent", "description": ""}
 
 
-def _document(task: str, kind: str, fingerprint: str, model: str, metrics: dict[str, float]) -> dict[str, object]:
+def _info(kind: str) -> dict[str, Any]:
+    if kind == "retrieval":
+        fields = {"r1": ["hit1"], "r5": ["hit5"], "r10": ["hit10"], "map10": ["ap10"], "ndcg10": ["ndcg10"]}
+        fields["mean_recall"] = ["hit1", "hit5", "hit10"]
+        return {m: {**PERCENT, "aggregation": "mean", "item_fields": f, "scale": 100.0} for m, f in fields.items()}
+    metric = COLUMNS[kind][0]
+    return {metric: {**PERCENT, "aggregation": "mean", "item_fields": [metric], "scale": 1.0}}
+
+
+def _document(task: str, kind: str, model: str, metrics: dict[str, float], card: dict[str, Any]) -> dict[str, Any]:
+    model_record: dict[str, Any] = {"name": model, "adapter": "features", "args": {}, "fingerprint": None}
+    if card:
+        model_record["card"] = card
     return {
         "schema_version": "1.0",
         "toolkit": {"name": "muge-eval", "version": "0.1.0"},
         "task": {"name": task, "version": "1", "type": kind, "card_sha256": "0" * 64},
-        "dataset": {"source": "x", "format": "x", "split": "valid", "fingerprint": fingerprint, "num_items": {}},
-        "model": {"name": model, "adapter": "features", "args": {}, "fingerprint": None},
+        "dataset": {"source": "x", "format": "x", "split": "valid", "fingerprint": f"sha256:{task}", "num_items": {}},
+        "model": model_record,
         "metrics": metrics,
-        "main_metric": next(iter(metrics)),
-        "metric_info": dict.fromkeys(metrics, PERCENT),
+        "main_metric": COLUMNS[kind][0],
+        "metric_info": _info(kind),
         "protocol": {},
         "run_config": {"split": "valid", "limit": None},
         "environment": {"python": "3", "packages": {}},
@@ -45,77 +71,148 @@ def _document(task: str, kind: str, fingerprint: str, model: str, metrics: dict[
     }
 
 
-def _write(results: Path, model: str, document: dict[str, object], samples: list[dict[str, object]]) -> None:
-    document["files"] = {"samples": f"{model}.samples.jsonl"}
-    (results / f"{model}.samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples), encoding="utf-8")
-    (results / f"{model}.json").write_text(json.dumps(document), encoding="utf-8")
+def _samples(kind: str, items: int, rng: np.random.Generator) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    if kind == "retrieval":
+        codes = rng.integers(0, 4, size=items)
+        samples: list[dict[str, Any]] = []
+        for q, c in enumerate(codes):
+            predicted = [int(i) for i in rng.integers(0, items, size=10)]
+            samples.append(
+                {
+                    "direction": "text_to_image",
+                    "query_id": q,
+                    "predicted": predicted,
+                    "relevant": [predicted[(0, 3, 7)[c]]] if c < 3 else [int(rng.integers(0, items))],
+                    "hit1": bool(c == 0),
+                    "hit5": bool(c <= 1),
+                    "hit10": bool(c <= 2),
+                    "ap10": float(1.0 / (1 + c)) if c < 3 else 0.0,
+                    "ndcg10": float(1.0 / (1 + c)) if c < 3 else 0.0,
+                    "query_text": f"查询 {q}",
+                }
+            )
+        values = {f: float(np.mean([s[f] for s in samples]) * 100) for f in ("hit1", "hit5", "hit10", "ap10", "ndcg10")}
+        metrics = {"r1": values["hit1"], "r5": values["hit5"], "r10": values["hit10"]}
+        metrics.update(mean_recall=(metrics["r1"] + metrics["r5"] + metrics["r10"]) / 3)
+        metrics.update(map10=values["ap10"], ndcg10=values["ndcg10"])
+        return samples, metrics
+    scores = rng.random(items) * 100
+    if kind == "caption":
+        samples = [
+            {
+                "image_id": str(i),
+                "caption": f"一款商品 {i}",
+                "references": [f"参考描述 {i}a", f"参考描述 {i}b"],
+                "rouge_l": s,
+            }
+            for i, s in enumerate(scores.tolist())
+        ]
+        return samples, {"rouge_l": float(np.mean([s["rouge_l"] for s in samples]))}
+    samples = [
+        {"img_id": str(i), "description": f"商品描述 {i}", "clip_score": s} for i, s in enumerate(scores.tolist())
+    ]
+    return samples, {"clip_score": float(np.mean([s["clip_score"] for s in samples]))}
 
 
-def make_board(root: Path, models: int, queries: int, images: int) -> Path:
+def _jpeg(rng: np.random.Generator, size: int = 96) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    pixels = rng.integers(0, 255, size=(size // 8, size // 8, 3), dtype=np.uint8)
+    Image.fromarray(pixels).resize((size, size)).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _image_tsv(path: Path, ids: range, rng: np.random.Generator) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for i in ids:
+            handle.write(f"{i}\t{base64.b64encode(_jpeg(rng)).decode()}\n")
+
+
+def make_board(root: Path, models: int, tasks: int, items: int) -> tuple[Path, dict[str, Path]]:
+    """The board, and each task's data folder (images by id)."""
     rng = np.random.default_rng(0)
     results = root / "results"
     results.mkdir(parents=True)
-    for m in range(models):
-        codes = rng.integers(0, 4, size=queries)
-        samples: list[dict[str, object]] = [
-            {
-                "direction": "text_to_image",
-                "query_id": q,
-                "hit1": bool(c == 0),
-                "hit5": bool(c <= 1),
-                "hit10": bool(c <= 2),
-                "ap10": 0.0,
-                "ndcg10": 0.0,
-            }
-            for q, c in enumerate(codes)
-        ]
-        r = {k: float(np.mean([s[f"hit{k}"] for s in samples]) * 100) for k in (1, 5, 10)}
-        metrics = {"mean_recall": (r[1] + r[5] + r[10]) / 3, "r1": r[1], "r5": r[5], "r10": r[10]}
-        _write(results, f"retrieval-m{m}", _document("retrieval", "retrieval", RETRIEVAL_FP, f"m{m}", metrics), samples)
-        scores = rng.random(images)
-        caption_samples: list[dict[str, object]] = [
-            {"image_id": f"{i:032x}", "rouge_l": float(s)} for i, s in enumerate(scores)
-        ]
-        metrics = {"rouge_l": float(scores.mean() * 100)}
-        document = _document("caption", "caption", CAPTION_FP, f"m{m}", metrics)
-        _write(results, f"caption-m{m}", document, caption_samples)
+    data_dirs: dict[str, Path] = {}
+    board_tasks = []
+    generated = base64.b64encode(_jpeg(rng)).decode()
+    for t in range(tasks):
+        kind = KINDS[t % len(KINDS)]
+        task = f"{kind}-{t}"
+        data = root / "data" / task
+        data.mkdir(parents=True)
+        _image_tsv(data / "images_valid.tsv", range(items), rng)
+        data_dirs[task] = data
+        entry: dict[str, Any] = {
+            "name": task,
+            "split": "valid",
+            "main_metric": COLUMNS[kind][0],
+            "columns": COLUMNS[kind],
+            "fingerprints": [f"sha256:{task}"],
+        }
+        if t < 2:
+            entry["references"] = [
+                {"model": "Published-B/16", "metrics": {COLUMNS[kind][0]: 40.0}, "source": "A paper, Table 1"}
+            ]
+        board_tasks.append(entry)
+        for m in range(models):
+            samples, metrics = _samples(kind, items, rng)
+            card = {"parameters": float(10 ** rng.uniform(7, 10)), "weights": "open" if m % 2 else "closed"}
+            if m % 3:
+                card.update(release_date=f"20{20 + m % 6}-0{1 + m % 9}", organisation=f"Lab {m % 7}")
+            document = _document(task, kind, f"m{m}", metrics, card if m % 4 else {})
+            stem = f"{task}--m{m}"
+            files = {"samples": f"{stem}.samples.jsonl"}
+            (results / files["samples"]).write_text(
+                "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples), encoding="utf-8"
+            )
+            if kind == "t2i":
+                files["gallery"] = f"{stem}.gallery.tsv"
+                lines = "".join(f"{i}\t{generated}\n" for i in range(0, items, max(1, items // 50)))
+                (results / files["gallery"]).write_text(lines, encoding="utf-8")
+            document["files"] = files
+            (results / f"{stem}.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     board = {
-        "title": "benchmark",
+        "title": {"en": "benchmark", "zh": "基准"},
         "bootstrap": {"resamples": 1000, "seed": 1},
-        "tasks": [
-            {
-                "name": "retrieval",
-                "split": "valid",
-                "main_metric": "mean_recall",
-                "columns": ["mean_recall", "r1", "r5", "r10"],
-                "fingerprints": [RETRIEVAL_FP],
-            },
-            {
-                "name": "caption",
-                "split": "valid",
-                "main_metric": "rouge_l",
-                "columns": ["rouge_l"],
-                "fingerprints": [CAPTION_FP],
-            },
-        ],
+        "tasks": board_tasks,
     }
-    (root / "board.yaml").write_text(yaml.safe_dump(board), encoding="utf-8")
-    return root
+    (root / "board.yaml").write_text(yaml.safe_dump(board, allow_unicode=True), encoding="utf-8")
+    return root, data_dirs
+
+
+def _megabytes(folder: Path, pattern: str = "*") -> float:
+    return sum(p.stat().st_size for p in folder.rglob(pattern) if p.is_file()) / 1e6
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="4 models, 500 queries, 1,000 images")
+    parser.add_argument("--quick", action="store_true", help="10 models, 3 tasks, 500 items")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args()
-    models, queries, images = (4, 500, 1000) if args.quick else (20, 5008, 10000)
+    models, tasks, items = (10, 3, 500) if args.quick else (100, 10, 5000)
     with tempfile.TemporaryDirectory() as tmp:
-        board_dir = make_board(Path(tmp) / "board", models, queries, images)
         started = time.perf_counter()
-        view = build_site(load_board(board_dir), Path(tmp) / "site")
+        board_dir, data_dirs = make_board(Path(tmp) / "board", models, tasks, items)
+        made = time.perf_counter() - started
+        site = Path(tmp) / "site"
+        started = time.perf_counter()
+        built = build_site(load_board(board_dir), site, data_dirs, progress=Progress(quiet=args.quiet))
         elapsed = time.perf_counter() - started
-        pages = len(list((Path(tmp) / "site").rglob("*.html")))
-    print(f"models={models} retrieval_queries={queries} caption_images={images} resamples=1000")
-    print(f"leaderboard build: {elapsed:.2f} s for {len(view.rows)} models, {pages} pages")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        board_mb = _megabytes(board_dir / "results")
+        samples_mb = _megabytes(site, "*.samples.jsonl")
+        pages_mb = _megabytes(site, "*.html")
+    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(f"board: {models} models x {tasks} tasks x {items} items, 1,000 resamples; results {board_mb:.0f} MB")
+    print(f"        (made in {made:.1f} s, not counted)")
+    print(f"leaderboard build: {elapsed:.1f} s, peak RSS {peak_mb:.0f} MB")
+    print(
+        f"site: {built.bytes_total / 1e6:.0f} MB in all: {built.pages} pages ({pages_mb:.0f} MB), "
+        f"samples copies {samples_mb:.0f} MB, {built.images} thumbnails {built.bytes_images / 1e6:.1f} MB "
+        f"(budget 50 MB, {built.images_over_budget} left out)"
+    )
     return 0
 
 

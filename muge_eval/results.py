@@ -104,18 +104,24 @@ def read_results(path: Path, registered_types: Iterable[str] | None = None) -> d
 
 def samples_path_of(document: Mapping[str, Any], results_path: Path) -> Path | None:
     """The samples file a results file lists, resolved beside it (never outside its folder)."""
-    name = (document.get("files") or {}).get("samples")
+    return listed_file(document, results_path, "samples")
+
+
+def listed_file(document: Mapping[str, Any], results_path: Path, role: str) -> Path | None:
+    """The file a results file lists under ``files[role]``, resolved beside it (never
+    outside its folder); None when it lists none."""
+    name = (document.get("files") or {}).get(role)
     if not name:
         return None
     candidate = (results_path.parent / name).resolve()
     if candidate.parent != results_path.parent.resolve():
         raise InputError(
-            [Problem(str(results_path), f"{name!r} must be a file in the same folder", field="files/samples")],
+            [Problem(str(results_path), f"{name!r} must be a file in the same folder", field=f"files/{role}")],
             "invalid results file",
         )
     if not candidate.is_file():
         raise InputError(
-            [Problem(str(results_path), f"the samples file {name!r} is missing", field="files/samples")],
+            [Problem(str(results_path), f"the {role} file {name!r} is missing", field=f"files/{role}")],
             "invalid results file",
         )
     return candidate

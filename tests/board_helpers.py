@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,10 @@ import yaml
 from muge_eval.results import validate_results
 
 RETRIEVAL_TASK = "muge-retrieval-sample"
+CAPTION_TASK = "caption-sample"
+CAPTION_FP = "sha256:" + "ef" * 32
+# Image ids of the synthetic retrieval pool (the relevant image of query q is POOL[q % 40]).
+POOL = [500 + i for i in range(40)]
 RETRIEVAL_FP = "sha256:" + "ab" * 32
 T2I_TASK = "t2i-sample"
 T2I_FP = "sha256:" + "cd" * 32
@@ -25,15 +32,23 @@ def retrieval_samples(hits: Sequence[int], seed: int = 0) -> list[dict[str, Any]
     rng = np.random.default_rng(seed)
     samples = []
     for query, code in enumerate(hits):
+        relevant = POOL[query % len(POOL)]
+        others = [i for i in POOL if i != relevant]
+        predicted = [int(i) for i in rng.choice(others, size=10, replace=False)]
+        if code <= 2:
+            predicted[(0, 3, 7)[code]] = relevant
         samples.append(
             {
                 "direction": "text_to_image",
                 "query_id": 1000 + query,
+                "predicted": predicted,
+                "relevant": [relevant],
                 "hit1": code == 0,
                 "hit5": code <= 1,
                 "hit10": code <= 2,
                 "ap10": float(rng.random()) if code <= 2 else 0.0,
                 "ndcg10": float(rng.random()) if code <= 2 else 0.0,
+                "query_text": f"query {query}",
             }
         )
     return samples
@@ -110,16 +125,71 @@ def retrieval_run(directory: Path, model: str, hits: Sequence[int], seed: int = 
     return write_run(directory, results_document(model, metrics, info, **kwargs), samples)
 
 
-def t2i_run(directory: Path, model: str, fid: float, is_mean: float) -> Path:
+def png_bytes(key: str, size: int = 48) -> bytes:
+    """A small PNG of one colour derived from ``key``."""
+    from PIL import Image
+
+    digest = hashlib.sha256(key.encode()).digest()
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (digest[0], digest[1], digest[2])).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_image_tsv(path: Path, ids: Sequence[object], prefix: str = "") -> Path:
+    """``id<TAB>base64 PNG`` lines, the MUGE image file layout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{i}\t{base64.b64encode(png_bytes(prefix + str(i))).decode()}\n" for i in ids]
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def t2i_run(directory: Path, model: str, fid: float, is_mean: float, prompts: Mapping[str, str] | None = None) -> Path:
+    """A text-to-image run; with ``prompts`` (img_id -> description) also its samples and
+    its generated images (predictions.tsv), as ``run --log-samples`` writes them."""
     info = {
         "fid": {"higher_is_better": False, "unit": "score", "description": "Frechet Inception Distance"},
         "is_mean": {"higher_is_better": True, "unit": "score", "description": "Inception Score"},
     }
     document = results_document(model, {"fid": fid, "is_mean": is_mean}, info, T2I_TASK, "t2i", T2I_FP, "fid")
-    return write_run(directory, document)
+    if prompts is None:
+        return write_run(directory, document)
+    write_image_tsv(directory / "predictions.tsv", list(prompts), prefix=f"generated-by-{model}-")
+    samples = [{"img_id": key, "description": text} for key, text in prompts.items()]
+    path = write_run(directory, document, samples)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["files"]["predictions_text_to_image"] = "predictions.tsv"
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
 
 
-def make_board(directory: Path, with_t2i: bool = False, **extra: Any) -> Path:
+def caption_run(
+    directory: Path, model: str, rouge: Sequence[float], captions: Sequence[str], extra_reference: str = ""
+) -> Path:
+    """A captioning run on images c0, c1, ... with per-image ROUGE-L (its spec as recorded)."""
+    from muge_eval.caption.task import CaptionTask
+
+    info = {s.name: s.recorded() for s in CaptionTask.metric_specs() if s.name == "rouge_l"}
+    samples = [
+        {
+            "image_id": f"c{i}",
+            "caption": text,
+            "references": [f"reference {i}a", f"reference {i}b", *([extra_reference] if extra_reference else [])],
+            "rouge_l": value,
+        }
+        for i, (value, text) in enumerate(zip(rouge, captions, strict=True))
+    ]
+    metrics = {"rouge_l": float(np.mean(rouge))}
+    document = results_document(model, metrics, info, CAPTION_TASK, "caption", CAPTION_FP, "rouge_l")
+    return write_run(directory, document, samples)
+
+
+def make_board(
+    directory: Path,
+    with_t2i: bool = False,
+    with_caption: bool = False,
+    references: Mapping[str, list[dict[str, Any]]] | None = None,
+    **extra: Any,
+) -> Path:
     tasks: list[dict[str, Any]] = [
         {
             "name": RETRIEVAL_TASK,
@@ -140,12 +210,26 @@ def make_board(directory: Path, with_t2i: bool = False, **extra: Any) -> Path:
                 "fingerprints": [T2I_FP],
             }
         )
+    if with_caption:
+        tasks.append(
+            {
+                "name": CAPTION_TASK,
+                "title": {"en": "Captions", "zh": "图像描述"},
+                "split": "valid",
+                "main_metric": "rouge_l",
+                "columns": ["rouge_l"],
+                "fingerprints": [CAPTION_FP],
+            }
+        )
     doc = {
         "title": "Test board",
         "description": "for tests",
         "tasks": tasks,
         "bootstrap": {"resamples": 200, "seed": 7},
     }
+    for task in tasks:
+        if references and task["name"] in references:
+            task["references"] = references[task["name"]]
     doc.update(extra)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "board.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")

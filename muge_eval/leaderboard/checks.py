@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from muge_eval.errors import Problem
 from muge_eval.leaderboard.board import Board, BoardTask
+from muge_eval.leaderboard.links import is_http_url
+from muge_eval.leaderboard.modelcard import card_problems
 
 # The range a metric's value must lie in, by the unit its results file declares.
 UNIT_RANGES: Mapping[str, tuple[float | None, float | None]] = {
@@ -16,13 +17,6 @@ UNIT_RANGES: Mapping[str, tuple[float | None, float | None]] = {
     "fraction": (0.0, 1.0),
     "ratio": (0.0, 1.0),
 }
-
-
-def is_http_url(value: Any) -> bool:
-    if not isinstance(value, str) or any(c.isspace() or ord(c) < 32 for c in value):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def model_key(name: str) -> str:
@@ -78,6 +72,9 @@ def board_problems(document: Mapping[str, Any], board: Board, file: str) -> list
     url = document["model"].get("url")
     if url is not None and not is_http_url(url):
         problems.append(Problem(file, "must be an http(s) URL", field="model/url"))
+    card = document["model"].get("card")
+    if isinstance(card, Mapping):
+        problems.extend(card_problems(card, file))
     return problems
 
 

@@ -13,9 +13,12 @@ from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.checks import board_problems, direction_problems, model_key
 from muge_eval.naming import safe_name
 from muge_eval.plugins import task_type_registry
-from muge_eval.results import read_results, samples_path_of
+from muge_eval.results import listed_file, read_results, samples_path_of
 
 SAMPLES_SUFFIX = ".samples.jsonl"
+# Thumbnails of the images a run made for its gallery (text-to-image), stored at submit.
+GALLERY_SUFFIX = ".gallery.tsv"
+GALLERY_ROLE = "gallery"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Entry:
     path: Path
     document: Mapping[str, Any]
     samples_path: Path | None
+    gallery_path: Path | None = None
 
     @property
     def task(self) -> str:
@@ -53,6 +57,7 @@ def load_entries(board: Board) -> list[Entry]:
         try:
             document = read_results(path, task_type_registry().names())
             samples = samples_path_of(document, path)
+            gallery = listed_file(document, path, GALLERY_ROLE)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -65,7 +70,7 @@ def load_entries(board: Board) -> list[Entry]:
         seen[key] = path
         problems.extend(file_problems)
         if not file_problems:
-            entries.append(Entry(path.stem, path, document, samples))
+            entries.append(Entry(path.stem, path, document, samples, gallery))
     if problems:
         raise InputError(problems, "the board holds invalid results")
     return entries

@@ -1,15 +1,15 @@
-"""CSV and JSON downloads of every table on the site."""
+"""CSV and JSON downloads of every table on the site (with model cards and references)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
 from typing import Any
 
 from muge_eval.leaderboard.board import Board
 from muge_eval.leaderboard.format import csv_text
-from muge_eval.leaderboard.tables import Cell, Overview, TaskTable
+from muge_eval.leaderboard.modelcard import CARD_FIELDS, ModelCard
+from muge_eval.leaderboard.tables import Cell, Overview, Row, TaskTable
 
 
 def _cell(cell: Cell) -> dict[str, Any]:
@@ -26,21 +26,46 @@ def bootstrap_record(board: Board) -> dict[str, Any]:
     return {"resamples": board.resamples, "seed": board.seed, "confidence": 0.95, "method": "percentile"}
 
 
+def _row_record(row: Row) -> dict[str, Any]:
+    if row.reference is None:
+        return {"kind": "submission", "model": row.model, "run": row.stem, "card": row.card.recorded()}
+    ref = row.reference
+    return {
+        "kind": "reference",
+        "model": ref.model,
+        "reference_id": ref.id,
+        "source": ref.source,
+        "url": ref.url or None,
+        "setting": ref.setting or None,
+        "card": ref.card.recorded(),
+    }
+
+
 def task_json(board: Board, table: TaskTable) -> dict[str, Any]:
     return {
         "task": table.task.name,
+        "title": {"en": table.task.title.en, "zh": table.task.title.zh},
         "split": table.task.split,
         "main_metric": table.task.main_metric,
         "bootstrap": bootstrap_record(board),
         "columns": [
-            {"metric": c.key, "higher_is_better": c.higher_is_better, "unit": c.unit, "interval_rule": list(c.rules)}
+            {
+                "metric": c.key,
+                "higher_is_better": c.higher_is_better,
+                "unit": c.unit,
+                "aggregation": c.aggregation or None,
+                "interval_rule": list(c.rules),
+            }
             for c in table.columns
         ],
         "rows": [
             {
-                "model": row.model,
-                "run": row.stem,
-                "metrics": {c.key: _cell(cell) for c, cell in zip(table.columns, row.cells, strict=True)},
+                **_row_record(row),
+                "metrics": {
+                    c.key: _cell(cell)
+                    for c, cell in zip(table.columns, row.cells, strict=True)
+                    if cell.value is not None
+                },
             }
             for row in table.rows
         ],
@@ -49,14 +74,17 @@ def task_json(board: Board, table: TaskTable) -> dict[str, Any]:
 
 def overview_json(board: Board, view: Overview) -> dict[str, Any]:
     return {
-        "board": board.title,
+        "board": {"en": board.title.en, "zh": board.title.zh},
         "bootstrap": bootstrap_record(board),
+        "order": "tasks evaluated on (more first), then average rank over those tasks; references last, unranked",
         "tasks": [{"task": t.task.name, "main_metric": t.task.main_metric} for t in view.tasks],
         "rows": [
             {
+                "kind": "reference" if row.is_reference else "submission",
                 "model": row.model,
                 "average_rank": row.average_rank,
-                "tasks_ranked": row.tasks,
+                "tasks_ranked": 0 if row.is_reference else row.tasks,
+                "card": row.card.recorded(),
                 "tasks": {
                     t.task.name: {**_cell(cell), "run": stem}
                     for t, cell, stem in zip(view.tasks, row.cells, row.stems, strict=True)
@@ -85,13 +113,19 @@ def _cell_header(prefix: str) -> list[str]:
     return [prefix, f"{prefix} ci95_low", f"{prefix} ci95_high", f"{prefix} rank"]
 
 
+def _card_values(card: ModelCard) -> list[Any]:
+    return [getattr(card, name) for name in CARD_FIELDS]
+
+
 def task_csv(table: TaskTable) -> str:
-    header = ["model", "run"]
+    header = ["model", "kind", "run", "source", *CARD_FIELDS]
     for column in table.columns:
         header += _cell_header(column.key)
     rows = []
     for row in table.rows:
-        values: list[Any] = [row.model, row.stem]
+        kind = "submission" if row.reference is None else "reference"
+        source = row.reference.source if row.reference is not None else ""
+        values: list[Any] = [row.model, kind, row.stem, source, *_card_values(row.card)]
         for cell in row.cells:
             values += _cell_values(cell)
         rows.append(values)
@@ -99,17 +133,15 @@ def task_csv(table: TaskTable) -> str:
 
 
 def overview_csv(view: Overview) -> str:
-    header = ["model", "average_rank", "tasks_ranked"]
+    header = ["model", "kind", "average_rank", "tasks_ranked", *CARD_FIELDS]
     for table in view.tasks:
         header += _cell_header(f"{table.task.name} {table.task.main_metric}")
     rows = []
     for row in view.rows:
-        values: list[Any] = [row.model, row.average_rank, row.tasks]
+        kind = "reference" if row.is_reference else "submission"
+        tasks = 0 if row.is_reference else row.tasks
+        values: list[Any] = [row.model, kind, row.average_rank, tasks, *_card_values(row.card)]
         for cell in row.cells:
             values += _cell_values(cell)
         rows.append(values)
     return _csv(header, rows)
-
-
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

@@ -90,13 +90,27 @@ def _field(sample: Mapping[str, Any], field: str) -> Any:
     return None
 
 
+def item_value(sample: Mapping[str, Any], fields: Sequence[str]) -> float | None:
+    """The mean of a sample's ``fields`` (top level or in a nested scores/metrics object),
+    None when one is missing or not a finite number."""
+    row = [_number(_field(sample, field)) for field in fields]
+    if any(v is None for v in row):
+        return None
+    return sum(v for v in row if v is not None) / len(row)
+
+
+def passes_filter(sample: Mapping[str, Any], item_filter: Mapping[str, Any]) -> bool:
+    """Whether a sample is one of the items a metric's ``item_filter`` selects."""
+    return all(sample.get(k, DEFAULT_FILTER_VALUES.get(k)) == v for k, v in item_filter.items())
+
+
 def _columns(samples: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> npt.NDArray[np.float64] | None:
     rows = []
     for sample in samples:
-        row = [_number(_field(sample, field)) for field in fields]
-        if any(v is None for v in row):
+        value = item_value(sample, fields)
+        if value is None:
             return None
-        rows.append(sum(v for v in row if v is not None) / len(row))
+        rows.append(value)
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -105,7 +119,7 @@ def _reproduces(values: npt.NDArray[np.float64], scale: float, reported: float) 
 
 
 def _chosen(samples: Sequence[Mapping[str, Any]], item_filter: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [s for s in samples if all(s.get(k, DEFAULT_FILTER_VALUES.get(k)) == v for k, v in item_filter.items())]
+    return [s for s in samples if passes_filter(s, item_filter)]
 
 
 def _vector(value: Any) -> list[float] | None:
