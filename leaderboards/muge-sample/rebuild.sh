@@ -65,6 +65,9 @@ if [ "$mode" != build ]; then
   baseline muge-caption-sample human human-seed7 seed=7
   # The procedural colour-keyword generator, judged by the random retrieval baseline.
   baseline_t2i procedural seed=1234
+  # Zero-shot classification: the chance baseline, two seeds.
+  baseline classification-sample random random
+  baseline classification-sample random random-seed7 seed=7
 fi
 
 if [ "$mode" = check ]; then

@@ -91,6 +91,7 @@ def build_command(ctx: click.Context, board_dir: Path, out: Path, data_dirs: tup
       muge-eval leaderboard build my-board --out site --data-dir muge-retrieval=~/data/MUGE
     """
     from muge_eval.errors import UsageError
+    from muge_eval.leaderboard.published_rows import published_lookup
     from muge_eval.leaderboard.site import build_site
     from muge_eval.progress import Progress
 
@@ -105,7 +106,8 @@ def build_command(ctx: click.Context, board_dir: Path, out: Path, data_dirs: tup
         folders[task] = path
     board = load_board(board_dir)
     quiet = bool((ctx.find_root().obj or {}).get("quiet"))
-    built = build_site(board, out, folders, progress=Progress(quiet=quiet))
+    lookup = published_lookup() if any(task.references for task in board.tasks) else None
+    built = build_site(board, out, folders, progress=Progress(quiet=quiet), references=lookup)
     submitted = sum(1 for r in built.view.rows if not r.is_reference)
     click.echo(f"{submitted} model(s), {len(built.view.tasks)} task(s), {built.pages} pages: {out / 'index.html'}")
     size = (
