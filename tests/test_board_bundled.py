@@ -66,7 +66,9 @@ def test_rebuild_builds_the_site_without_touching_the_checkout(tmp_path: Path) -
 
 
 def test_stored_random_baseline_is_reproduced_by_a_fresh_run(tmp_path: Path) -> None:
-    stored = next(e for e in load_entries(load_board(BOARD)) if e.model == "random")
+    stored = next(
+        e for e in load_entries(load_board(BOARD)) if e.model == "random" and e.task == "muge-retrieval-sample"
+    )
     runner = CliRunner()
     args = ["--quiet", "run", "--task", "muge-retrieval-sample", "--model", "random", "--output-dir", str(tmp_path)]
     result = runner.invoke(main, [*args, "--expect", str(stored.path)])
