@@ -126,6 +126,11 @@ def parse_yaml(text: str, file: str, what: str = "YAML file") -> Any:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "not valid YAML"
+        # libyaml >= 0.2.6 (PyYAML 6.0.4 wheels) stops deep flows itself, before our event
+        # check reaches depth MAX_DEPTH in the same stream; one message for both parsers.
+        if "maximum nesting depth" in message:
+            refusal = f"refused: nested more than {MAX_DEPTH} levels deep"
+            raise InputError([Problem(file, refusal, line)], title) from None
         raise InputError([Problem(file, f"not valid YAML: {shorten(message, 200)}", line)], title) from None
     except _CONSTRUCT_ERRORS as exc:
         reason = "a number has too many digits" if "digits" in str(exc) else shorten(str(exc), 200)
