@@ -166,10 +166,11 @@ def _as_is(item: PixelBatch) -> PixelBatch:
 
 
 def _shared_slots(count: int, rows: int, resolution: int) -> Any:
-    """Zeroed uint8 ``(count, rows, r, r, 3)`` in shared memory, for every worker to fill."""
+    """uint8 ``(count, rows, r, r, 3)`` in shared memory, for the workers to fill (every row
+    handed out is written first: pixels, or zeros for a bad image)."""
     import torch
 
-    return torch.zeros((count, rows, resolution, resolution, 3), dtype=torch.uint8).share_memory_()
+    return torch.empty((count, rows, resolution, resolution, 3), dtype=torch.uint8).share_memory_()
 
 
 def _out_of_slot(item: PixelBatch, slots: Any, pin: bool) -> PixelBatch:

@@ -55,7 +55,14 @@ def l2_normalize(vectors: npt.NDArray[np.floating]) -> FloatMatrix:
 
 
 def checked_norms(vectors: FloatMatrix, name: str) -> npt.NDArray[np.float64]:
-    """Row norms (rounded up slightly); a NaN or infinite value is a ``ValueError``."""
+    """Upper bounds of the row norms; a NaN or infinite value is a ``ValueError``.
+
+    The sums of squares are computed in float32 (one fast pass): each is within
+    ``gamma_d`` relative, plus ``d * 2**-150`` for squares that fall into subnormals, of
+    the exact one, and both are added back before the square root.
+    """
+    dim = vectors.shape[1]
+    slack = 1.0 + 2.0 * dim * FLOAT32_ROUNDOFF / (1.0 - dim * FLOAT32_ROUNDOFF)
     norms = np.empty(len(vectors), dtype=np.float64)
     for start in range(0, len(vectors), NORM_CHUNK_ROWS):
         chunk = vectors[start : start + NORM_CHUNK_ROWS]
@@ -66,9 +73,8 @@ def checked_norms(vectors: FloatMatrix, name: str) -> npt.NDArray[np.float64]:
             row = start + int(bad[0])
             what = "is not finite (NaN or infinity)" if not np.isfinite(vectors[row]).all() else "is too large"
             raise ValueError(f"{name} row {row} {what}: exact top-k needs finite vectors")
-        norms[start : start + len(chunk)] = np.sqrt(squares.astype(np.float64))
-    # The float32 sums of squares are within about d * 2^-24 of the truth: round up.
-    return norms * (1.0 + vectors.shape[1] * FLOAT32_ROUNDOFF * 2)
+        norms[start : start + len(chunk)] = np.sqrt((squares.astype(np.float64) + dim * 2.0**-149) * slack)
+    return norms
 
 
 def candidates_faiss(
