@@ -9,8 +9,9 @@ torch starts its threads) times, interleaved, best of ``--repeats``:
   process, batch 64, then the image tower;
 - muge-eval's data path (``iter_pixel_batches`` + ``encode_pixels``, what ``muge-eval
   run`` does per batch of 32) decoding in the main process (``--num-workers 0``);
-- the same with muge-eval's default decoding workers (one per core but one; none on one
-  core) and with one worker per core.
+- the same by default: up to one worker per core but one, as many as the plan measured
+  on the first batches predicts to be fastest (the plan is printed);
+- the same with the workers forced (one per core but one, at least one; no plan).
 
 Prints images/s and the ratio to the anchor for each (target: the default at least as
 fast as the main process on 2 cores, and faster as cores grow).
@@ -52,12 +53,27 @@ def anchor_pipeline(items: list[bytes], adapter: Any) -> None:
             adapter._image_features(torch.stack(tensors)).float().cpu()
 
 
-def muge_pipeline(table: Any, adapter: Any, workers: int) -> None:
+def muge_pipeline(table: Any, adapter: Any, workers: int, adaptive: bool = True) -> None:
     from muge_eval.data.loader import iter_pixel_batches
 
     ranges = [(s, min(len(table), s + BATCH)) for s in range(0, len(table), BATCH)]
-    for batch in iter_pixel_batches(table, ranges, adapter.image_transform(), workers):
+    for batch in iter_pixel_batches(table, ranges, adapter.image_transform(), workers, adaptive=adaptive):
         adapter.encode_pixels(batch.pixels)
+
+
+def recording_plans() -> list[Any]:
+    """The plans the adaptive loader makes from now on (appended as they are made)."""
+    from muge_eval.data import loader
+
+    plans: list[Any] = []
+    choose = loader._plan
+
+    def record(*args: Any) -> Any:
+        plans.append(choose(*args))
+        return plans[-1]
+
+    loader._plan = record
+    return plans
 
 
 def worker(cores: int, work: Path, repeats: int) -> None:
@@ -74,16 +90,19 @@ def worker(cores: int, work: Path, repeats: int) -> None:
     table = image_table_from_tsv(tsv, "int", "benchmark", work / "datasets-cache")
     items = [item.data for item in iter_image_tsv(tsv, int)]
     adapter = HFChineseCLIP(model=str(work / "model-tiny"), device="cpu", dtype="float32")
-    default = default_workers()
+    default, forced = default_workers(), max(1, default_workers())
     contenders = {
         "anchor": lambda: anchor_pipeline(items, adapter),
         "main process": lambda: muge_pipeline(table, adapter, 0),
-        f"default workers ({default})": lambda: muge_pipeline(table, adapter, default),
-        f"one worker per core ({cores})": lambda: muge_pipeline(table, adapter, cores),
+        f"default (up to {default} workers)": lambda: muge_pipeline(table, adapter, default),
+        f"{forced} worker(s), forced": lambda: muge_pipeline(table, adapter, forced, adaptive=False),
     }
     muge_pipeline(table, adapter, 0)  # warm-up: first model calls
+    plans = recording_plans()
     timings = best_of(repeats, contenders)
-    print(json.dumps({"torch_threads": torch.get_num_threads(), "images": len(items)}))
+    chosen = sorted({(p.workers, p.model_threads) for p in plans})
+    info = {"torch_threads": torch.get_num_threads(), "images": len(items), "plans": chosen}
+    print(json.dumps(info))
     print(json.dumps({name: [t.wall_s, t.cpu_s] for name, t in timings.items()}))
 
 
@@ -122,7 +141,9 @@ def main() -> None:
             for name, (wall, cpu) in timings.items():
                 rate = info["images"] / wall
                 print(f"{cores:5d}  {name:32s} {rate:9.1f} {anchor_wall / wall:8.2f}x {cpu:7.2f}")
-            print(f"       (torch threads {info['torch_threads']}; {time.perf_counter() - started:.0f} s)")
+            plans = ", ".join(f"{w} workers, model threads {t or 'unchanged'}" for w, t in info["plans"]) or "none"
+            elapsed = time.perf_counter() - started
+            print(f"       (torch threads {info['torch_threads']}; default's plans: {plans}; {elapsed:.0f} s)")
     print(f"best of {max(MIN_REPEATS, args.repeats)} interleaved repeats; load average at the end {load_average()}")
     print("target: default workers at least as fast as the main process on 2 cores, faster as cores grow")
 

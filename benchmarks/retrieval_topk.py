@@ -179,10 +179,10 @@ def main() -> None:
     methods = [m for m in args.methods.split(",") if m]
     import faiss  # noqa: F401  (loaded so the header names its BLAS)
 
-    from muge_eval.retrieval.ranking import available_backend
+    from muge_eval.retrieval.ranking import choose_backend
 
     print_machine(f"exact top-{K}: {args.queries:,} queries x {args.pool:,} pool x {args.dim} dims (float32)")
-    print(f"   exact_topk backend=auto picks: {available_backend()}")
+    print(f"   exact_topk backend=auto picks on the CPU: {choose_backend('auto')[0]}")
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workers = {m: Worker(m, args, Path(tmp)) for m in methods}

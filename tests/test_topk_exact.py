@@ -163,3 +163,16 @@ def test_float32_helpers_order_and_round_safely() -> None:
     rounded = round_down_float32(limits)
     assert rounded.dtype == np.float32 and (rounded.astype(np.float64) <= limits).all()
     assert (np.nextafter(rounded, np.float32(np.inf)).astype(np.float64) > limits).all()
+
+
+def test_auto_is_numpy_on_the_cpu_and_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from muge_eval.errors import UsageError
+    from muge_eval.retrieval.ranking import choose_backend
+
+    assert choose_backend("auto", object()) == ("numpy", "cpu")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "faiss" else real_find_spec(name))
+    with pytest.raises(UsageError, match=r"backend=faiss needs 'faiss': pip install 'muge-eval\[faiss\]'"):
+        choose_backend("faiss", None)

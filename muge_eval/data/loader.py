@@ -3,12 +3,16 @@
 Each worker slices raw JPEG/PNG bytes out of the Arrow table (no decoding by `datasets`),
 decodes and resizes them with the model's ``ImageTransform`` and writes the uint8 pixels
 into a ring of shared-memory slots made once per iteration; only the slot number and the
-per-row flags go back through the pipe. (Handing back a fresh tensor per batch costs a new
-shared-memory segment, its page faults and a file-descriptor exchange per batch: more
-CPU time than decoding the batch.) The main process copies a batch out of its slot at once,
-so a slot is free again before the DataLoader can ask a worker to refill it. The first
-batch is decoded in the main process while the workers start. A corrupt image does not
-stop the batch: its row is marked bad and the caller decides (fail with the list, or skip).
+per-row flags go back through the pipe. (Handing back a fresh tensor per batch cost a new
+shared-memory segment, its page faults and a file-descriptor exchange per batch: about as
+much CPU time as decoding the batch.) The main process copies a batch out of its slot at
+once, so a slot is free again before the DataLoader can ask a worker to refill it. A
+corrupt image does not stop the batch: its row is marked bad and the caller decides (fail
+with the list, or skip).
+
+How many workers, if any, is decided from the first batches, decoded in the main process
+(``decode_plan``): on a machine where the model's threads already use every core, moving
+the decoding to a worker only takes a core away from the model.
 
 With the transform's ``decode="torchvision"``, a worker decodes only the non-JPEG images
 (PIL, as above) and hands each JPEG over as its raw bytes, for ``device_decode`` to decode
@@ -17,8 +21,10 @@ on the model's device in the main process.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,12 +32,16 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from muge_eval.data.decode_plan import DecodePlan, plan_decoding
 from muge_eval.models.image_transform import CPU_DECODE, ImageTransform
 
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 # Batches each worker works ahead (torch's default).
 PREFETCH_PER_WORKER = 2
+# Batches decoded in the main process to measure decoding and the model (the first one
+# includes the model's warm-up; the last one is used).
+PROBE_BATCHES = 2
 
 
 def is_jpeg(data: bytes) -> bool:
@@ -190,19 +200,72 @@ def _out_of_slot(item: PixelBatch, slots: Any, pin: bool) -> PixelBatch:
 
 
 def iter_pixel_batches(
-    table: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform, num_workers: int, pin: bool = False
+    table: Any,
+    ranges: Sequence[tuple[int, int]],
+    transform: ImageTransform,
+    num_workers: int,
+    pin: bool = False,
+    *,
+    adaptive: bool = True,
 ) -> Iterator[PixelBatch]:
-    """Decoded batches of ``ranges``, in order; decoded by ``num_workers`` processes when > 0
-    (the first batch in this process, while they start)."""
+    """Decoded batches of ``ranges``, in order, decoded by up to ``num_workers`` processes.
+
+    ``adaptive``: the first batches are decoded here, timing the decoding and the caller's
+    work between batches (the model), and ``decode_plan`` picks how many workers (maybe
+    none) and how many torch threads the model keeps meanwhile (``pin``: the model is on
+    a GPU). Otherwise exactly ``num_workers`` workers. Either way the first batch handed
+    to the workers' share is decoded here while they start.
+    """
     raw = raw_image_table(table)
-    if num_workers <= 0 or len(ranges) <= 1:
-        decoder = BatchDecoder(raw, ranges, transform)
-        for index in range(len(decoder)):
+    decoder = BatchDecoder(raw, ranges, transform)
+    workers, model_threads, done = min(num_workers, len(ranges) - 1), None, 0
+    if adaptive and workers > 0:
+        decode_s = consume_s = 0.0
+        while done < min(PROBE_BATCHES, len(ranges)):
+            item = decoder[done]
+            handed = time.perf_counter()
+            yield item
+            consume_s, decode_s, done = time.perf_counter() - handed, item.decode_s, done + 1
+        plan = _plan(decode_s, consume_s, len(ranges) - done, workers, pin)
+        workers, model_threads = plan.workers, plan.model_threads
+    if workers <= 0 or len(ranges) - done <= 1:
+        for index in range(done, len(ranges)):
             yield decoder[index]
         return
+    with _torch_threads(model_threads):
+        yield from _decoded_by_workers(raw, ranges[done:], transform, workers, pin)
+
+
+def _plan(decode_s: float, consume_s: float, batches: int, max_workers: int, pin: bool) -> DecodePlan:
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return plan_decoding(decode_s, consume_s, batches, max_workers, cores, torch.get_num_threads(), not pin)
+
+
+@contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` (None: unchanged) until the block ends."""
+    if count is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _decoded_by_workers(
+    raw: Any, ranges: Sequence[tuple[int, int]], transform: ImageTransform, workers: int, pin: bool
+) -> Iterator[PixelBatch]:
+    """``ranges[0]`` decoded here while ``workers`` processes start on the others."""
     from torch.utils.data import DataLoader
 
-    workers = min(num_workers, len(ranges) - 1)
+    workers = min(workers, len(ranges) - 1)
     # A slot is refilled only after the DataLoader has handed out the batch before it,
     # i.e. after we copied that batch out: one more slot than batches in flight suffices.
     slots = _shared_slots(workers * PREFETCH_PER_WORKER + 2, max(b - a for a, b in ranges), transform.resolution)
@@ -223,7 +286,5 @@ def iter_pixel_batches(
 
 def default_workers() -> int:
     """One decoding process per core but one, at most 16."""
-    import os
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(0, min(16, cores - 1))

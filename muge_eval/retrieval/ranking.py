@@ -9,6 +9,7 @@ ordered, so every backend gives identical ids and scores (see ``topk_scan``).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,9 +29,9 @@ from muge_eval.retrieval.topk_scan import (
 FloatMatrix = npt.NDArray[np.float32]
 IndexMatrix = npt.NDArray[np.int64]
 
-# Upper bound on one query-block x pool-block score matrix (float32 elements): 16 MiB,
+# Upper bound on one query-block x pool-block score matrix (float32 elements): 4 MiB,
 # small enough to stay in cache while it is scanned.
-DEFAULT_BLOCK_ELEMENTS = 1 << 22
+DEFAULT_BLOCK_ELEMENTS = 1 << 20
 BACKENDS = ("numpy", "faiss", "torch")
 # Rows whose norms are checked at once (float32 squares; bounds the temporaries).
 NORM_CHUNK_ROWS = 16384
@@ -89,26 +90,25 @@ def candidates_faiss(
     return certify_candidates(scores, ids, k, error, complete=fetch == len(pool))
 
 
-def available_backend() -> str:
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        return "numpy"
-    return "faiss"
-
-
 def choose_backend(requested: str, model: object = None) -> tuple[str, str]:
-    """(backend, device): ``auto`` is torch on the model's GPU when it has one, else faiss
-    when installed, else numpy."""
+    """(backend, device): ``auto`` is torch on the model's GPU when it has one, else numpy.
+
+    Not faiss: measured on the CPU (benchmarks/README.md), the numpy path runs within a
+    few percent of the float32 matrix multiply with numpy's own BLAS, while faiss is no
+    faster when its bundled OpenBLAS picks a good kernel and about 5x slower when that
+    OpenBLAS (0.3.15 in faiss-cpu 1.15) does not know the CPU: on an AMD EPYC (Zen 5) it
+    runs its "Barcelona" kernel unless OPENBLAS_CORETYPE is set.
+    """
     device = str(getattr(model, "topk_device", "cpu"))
     if requested == "auto":
-        if device.startswith("cuda"):
-            return "torch", device
-        return available_backend(), "cpu"
-    if requested not in BACKENDS:
-        from muge_eval.errors import UsageError
+        return ("torch", device) if device.startswith("cuda") else ("numpy", "cpu")
+    from muge_eval.errors import UsageError
 
+    if requested not in BACKENDS:
         raise UsageError(f"unknown top-k backend {requested!r} (known: auto, {', '.join(BACKENDS)})")
+    # faiss and torch are optional extras of the same names.
+    if requested != "numpy" and importlib.util.find_spec(requested) is None:
+        raise UsageError(f"backend={requested} needs {requested!r}: pip install 'muge-eval[{requested}]'")
     return requested, device if requested == "torch" else "cpu"
 
 
@@ -138,7 +138,7 @@ def exact_topk(
         raise ValueError("vectors too large to score in float32: normalise them first")
     keep = min(k, len(p))
     error32 = score_error_bound(query_norms, pool_max_norm, q.shape[1], FLOAT32_ROUNDOFF)
-    chosen = available_backend() if backend == "auto" else backend
+    chosen = "numpy" if backend == "auto" else backend
     if chosen == "numpy":
         candidates = scan_blocks(q, p, keep, block_elements, error32)
     else:

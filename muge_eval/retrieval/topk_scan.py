@@ -253,7 +253,10 @@ def _block_hits(
         # A cheap first limit: k different segments reach their k-th largest maximum.
         kth_max = np.partition(segment_max, len(segment_max) - running.k, axis=0)[len(segment_max) - running.k]
         running.raise_limit(kth_max.astype(np.float64))
-    hot_segment, hot_query = np.nonzero(segment_max >= running.limit[None, :])
+    # Queries with any score at or above their limit, then their segments that have one.
+    queries = np.flatnonzero(segment_max.max(axis=0) >= running.limit)
+    hot_segment, hot = np.nonzero(segment_max[:, queries] >= running.limit[queries][None, :])
+    hot_query = queries[hot]
     values = segments[hot_segment, :, hot_query]  # (hot pairs, segment)
     hit, offset = np.nonzero(values >= running.limit[hot_query][:, None])
     local = hot_segment[hit] * segment + offset
