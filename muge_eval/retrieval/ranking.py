@@ -72,8 +72,9 @@ def checked_norms(vectors: FloatMatrix, name: str) -> npt.NDArray[np.float64]:
         bad = np.nonzero(~np.isfinite(squares))[0]
         if len(bad):
             row = start + int(bad[0])
-            what = "is not finite (NaN or infinity)" if not np.isfinite(vectors[row]).all() else "is too large"
-            raise ValueError(f"{name} row {row} {what}: exact top-k needs finite vectors")
+            if not np.isfinite(vectors[row]).all():
+                raise ValueError(f"{name} row {row} is not finite (NaN or infinity): exact top-k needs finite vectors")
+            raise ValueError(f"{name} row {row} is too large to score in float32: normalise the vectors first")
         norms[start : start + len(chunk)] = np.sqrt((squares.astype(np.float64) + dim * 2.0**-149) * slack)
     return norms
 
