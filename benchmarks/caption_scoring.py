@@ -28,8 +28,6 @@ import bisect
 import hashlib
 import itertools
 import json
-import os
-import platform
 import random
 import resource
 import subprocess
@@ -37,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_env import MIN_REPEATS, load_average, print_machine
 
 SEED = 2021
 VOCABULARY = 3600
@@ -99,23 +99,6 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores, Python {platform.python_version()}"
-
-
-def load_average() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-
-
 def worker(method: str, images: int, refs: int, out_path: str) -> None:
     hyps, references = tokenized(images, refs)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -173,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (3000x5, 1000x10), one repeat")
     parser.add_argument("--sizes", default="30000x5,5000x10", help="IMAGESxREFS,... (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each pipeline; the best counts (default 3)")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS, help="runs per pipeline, best kept")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--images", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--refs", type=int, help=argparse.SUPPRESS)
@@ -184,8 +167,7 @@ def main() -> None:
         return
     sizes = "3000x5,1000x10" if args.quick else args.sizes
     repeats = 1 if args.quick else max(1, args.repeats)
-    print(f"machine: {machine()}")
-    print(f"load average before: {load_average()}; best of {repeats} runs per pipeline")
+    print_machine(f"caption scoring: pycocoevalcap against muge-eval, best of {repeats} interleaved runs")
     all_identical = True
     for size in sizes.split(","):
         images, refs = (int(x) for x in size.lower().split("x"))

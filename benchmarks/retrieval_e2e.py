@@ -14,12 +14,15 @@ RoBERTa-base text tower, saved with save_pretrained: no download). Then, in one 
 3. with --baseline, the Chinese-CLIP eval scripts' way: PIL decode in the main process,
    float tensors, batch 64 (on at most 2,048 images).
 
+Each measure is the best of ``--repeats`` (default 3), the repeats interleaved; the header
+names the CPU, the load average and the BLAS kernels.
+
 Usage: python benchmarks/retrieval_e2e.py [--quick] [--images N] [--queries N]
            [--device auto|cpu|cuda] [--dtype float32|float16|bfloat16] [--autocast float16|bfloat16]
            [--batch-size N]
            [--num-workers N] [--model-size base|tiny] [--baseline] [--ceiling-batches N]
            [--decode cpu|torchvision|both]
-           [--workdir DIR]
+           [--workdir DIR] [--repeats N]
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+from bench_env import MIN_REPEATS, load_average, print_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -215,6 +219,7 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="also time the main-process PIL pipeline")
     parser.add_argument("--ceiling-batches", type=int, default=None, help="default: 30 on a GPU, 3 on the CPU")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated data and model here")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS, help="each measure's best of this many")
     parser.add_argument(
         "--decode",
         choices=["cpu", "torchvision", "both"],
@@ -238,18 +243,31 @@ def main() -> None:
             build_split(data, args.images, args.queries)
         if not (model_dir / "config.json").is_file():
             build_model(model_dir, args.model_size)
-        print(f"hardware: {describe_hardware(args.device)}; torch {torch.__version__}")
+        print_machine(f"end-to-end retrieval: {describe_hardware(args.device)}; torch {torch.__version__}")
         setup_s = time.perf_counter() - started
         print(f"setup: {args.images} images, {args.queries} queries, model {args.model_size} ({setup_s:.0f} s)")
-        limit = ceiling(model_dir, args.device, args.dtype, args.autocast, args.batch_size, ceiling_batches)
-        print(f"{'measure':52s} {'images/s':>10s}")
+        repeats = max(MIN_REPEATS, args.repeats)
+        decodes = ("cpu", "torchvision") if args.decode == "both" else (args.decode,)
+        limit, rate = 0.0, 0.0
+        runs: dict[str, tuple[dict, float]] = {}
+        for _ in range(repeats):  # interleaved; each measure keeps its best
+            tower = ceiling(model_dir, args.device, args.dtype, args.autocast, args.batch_size, ceiling_batches)
+            limit = max(limit, tower)
+            for decode in decodes:
+                results, wall = end_to_end(data, model_dir, work / f"run-{decode}", args, decode)
+                best = runs.get(decode)
+                if best is None or results["timings"]["encode_images_s"] < best[0]["timings"]["encode_images_s"]:
+                    runs[decode] = (results, wall)
+            if args.baseline:
+                count = min(args.images, 2048)
+                rate = max(rate, main_process_baseline(data, model_dir, args.device, args.dtype, count))
+        print(f"{'measure (best of ' + str(repeats) + ')':52s} {'images/s':>10s}")
         print(f"{'ceiling: image tower on device tensors':52s} {limit:10.1f}")
-        for decode in ("cpu", "torchvision") if args.decode == "both" else (args.decode,):
-            results, wall = end_to_end(data, model_dir, work / f"run-{decode}", args, decode)
+        for decode, (results, wall) in runs.items():
             report_run(results, wall, limit, args.images, decode)
         if args.baseline:
-            rate = main_process_baseline(data, model_dir, args.device, args.dtype, min(args.images, 2048))
             print(f"{'baseline: PIL in main process, batch 64':52s} {rate:10.1f}")
+        print(f"load average at the end {load_average()}")
 
 
 if __name__ == "__main__":

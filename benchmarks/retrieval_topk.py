@@ -1,32 +1,49 @@
-"""Exact top-10 and submission scoring, measured against their references in one run.
+"""Exact top-10 against the float32 matrix multiply it needs, measured in one run.
 
-1. Top-k: Q queries x P pool items x D dims (default 30,000 x 200,000 x 512, unit vectors),
-   muge-eval's exact_topk (auto backend, and the numpy path) against faiss-cpu's
-   IndexFlatIP. Each method runs in its own subprocess so its peak memory (ru_maxrss) is
-   its own. Prints time, time ratio to faiss, peak RSS, and whether the ids agree.
-2. Scoring: a 5,008-query submission against a 29,806-image pool (6.1 relevant images
-   per query on average), muge-eval's validation + scoring against a plain
-   re-implementation of the official algorithm. Prints both times and whether the
-   numbers are equal.
+Q queries x P pool items x D dims (default 30,000 x 200,000 x 512, seeded unit vectors).
+Each method lives in its own worker process (so its peak memory, ru_maxrss, is its own);
+the parent runs them interleaved, one repeat of each at a time, best of ``--repeats``:
 
-Usage: python benchmarks/retrieval_topk.py [--quick] [--queries N --pool N --dim N]
+- anchor: the float32 matrix multiply of all Q x P scores with numpy (blocks of 4,096
+  queries x 8,192 pool items written into a reused buffer, nothing else);
+- faiss ``IndexFlatIP`` (add + search, k=10): the usual library answer, for reference;
+- muge-eval ``exact_topk`` with the numpy backend and with the faiss backend.
+
+Prints wall and CPU seconds, each method's ratio to the anchor (target: at most 1.2 for
+both exact_topk paths), peak RSS and RSS over the inputs (target: peak under 1 GiB), and
+checks the ids: both exact_topk paths must agree, and agree with a float64 brute force on
+sampled rows; faiss's own ids may differ on float32 near-ties (checked in float64).
+
+Usage: python benchmarks/retrieval_topk.py [--quick] [--queries N --pool N --dim N] [--repeats N]
+(For the BLAS kernel: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...`` lets
+OpenBLAS pick its own; the header names the kernel each library runs.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from bench_env import MIN_REPEATS, load_average, print_machine
 
 SEED = 0
+K = 10
+ANCHOR_BLOCK = (4096, 8192)
+METHODS = {
+    "matmul": "anchor: float32 matmul (numpy)",
+    "faiss-index": "faiss IndexFlatIP (k=10)",
+    "numpy": "exact_topk, numpy backend",
+    "faiss": "exact_topk, faiss backend",
+}
+BRUTE_FORCE_ROWS = 64
 
 
 def make_vectors(rows: int, dim: int, seed: int) -> np.ndarray:
@@ -40,161 +57,107 @@ def make_vectors(rows: int, dim: int, seed: int) -> np.ndarray:
     return out
 
 
-def topk_worker(method: str, queries: int, pool: int, dim: int, out_path: str) -> None:
-    q = make_vectors(queries, dim, SEED)
-    p = make_vectors(pool, dim, SEED + 1)
-    if method == "faiss":
+def matmul_anchor(queries: np.ndarray, pool: np.ndarray) -> None:
+    """Every score, block by block, into contiguous reused buffers (a strided ``out`` would
+    make numpy leave BLAS)."""
+    q_rows, p_rows = ANCHOR_BLOCK
+    buffer = np.empty(q_rows * p_rows, dtype=np.float32)
+    for q_start in range(0, len(queries), q_rows):
+        q = queries[q_start : q_start + q_rows]
+        for p_start in range(0, len(pool), p_rows):
+            p = pool[p_start : p_start + p_rows]
+            np.matmul(q, p.T, out=buffer[: len(q) * len(p)].reshape(len(q), len(p)))
+
+
+def method_runner(method: str, queries: np.ndarray, pool: np.ndarray) -> Any:
+    if method == "matmul":
+        return lambda: matmul_anchor(queries, pool)
+    if method == "faiss-index":
         import faiss
 
-        warm = faiss.IndexFlatIP(dim)
-        warm.add(p[:1000])
-        warm.search(q[:100], 10)  # start the OpenMP threads outside the timing
-    else:
-        from muge_eval.retrieval.ranking import exact_topk
+        def search() -> np.ndarray:
+            index = faiss.IndexFlatIP(pool.shape[1])
+            index.add(pool)
+            return index.search(queries, K)[1]
 
-        exact_topk(q[:100], p[:1000], 10, backend=method)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
-    if method == "faiss":
-        import faiss
+        return search
+    from muge_eval.retrieval.ranking import exact_topk
 
-        index = faiss.IndexFlatIP(dim)
-        index.add(p)
-        _, ids = index.search(q, 10)
-    else:
-        from muge_eval.retrieval.ranking import exact_topk
-
-        ids = exact_topk(q, p, 10, backend=method).indices
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    np.save(out_path, ids.astype(np.int64))
-    print(json.dumps({"seconds": seconds, "peak_rss_kib": peak, "inputs_rss_kib": baseline}))
+    return lambda: exact_topk(queries, pool, K, backend=method).indices
 
 
-def run_topk(args: argparse.Namespace) -> None:
-    print(f"== exact top-10: {args.queries:,} queries x {args.pool:,} pool x {args.dim} dims (float32)")
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for method in ("faiss", "auto", "numpy"):
-            out = str(Path(tmp) / f"{method}.npy")
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--worker",
-                    method,
-                    "--queries",
-                    str(args.queries),
-                    "--pool",
-                    str(args.pool),
-                    "--dim",
-                    str(args.dim),
-                    "--out",
-                    out,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
+def worker(method: str, queries: int, pool: int, dim: int, ids_path: str) -> None:
+    """Serve timed runs of one method: a line 'run' on stdin -> one JSON line on stdout."""
+    q, p = make_vectors(queries, dim, SEED), make_vectors(pool, dim, SEED + 1)
+    run = method_runner(method, q, p)
+    method_runner(method, q[:100], p[:2000])()  # warm-up: threads, imports
+    inputs_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        cpu_before, started = time.process_time(), time.perf_counter()
+        ids = run()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
+        if ids is not None and not Path(ids_path).exists():
+            np.save(ids_path, np.asarray(ids, dtype=np.int64))
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({"wall": wall, "cpu": cpu, "peak_kib": peak_kib, "inputs_kib": inputs_kib}), flush=True)
+
+
+class Worker:
+    def __init__(self, method: str, args: argparse.Namespace, tmp: Path):
+        self.method, self.ids_path = method, tmp / f"{method}.npy"
+        command = [sys.executable, __file__, "--worker", method, "--out", str(self.ids_path)]
+        command += ["--queries", str(args.queries), "--pool", str(args.pool), "--dim", str(args.dim)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"worker {self.method} died (exit code {self.process.wait()})")
+        return dict(json.loads(line))
+
+    def run(self) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def check_ids(results: dict[str, dict[str, Any]], args: argparse.Namespace, tmp: Path) -> dict[str, str]:
+    q, p = make_vectors(args.queries, args.dim, SEED), make_vectors(args.pool, args.dim, SEED + 1)
+    ids = {m: np.load(tmp / f"{m}.npy") for m in results if (tmp / f"{m}.npy").exists()}
+    rows = np.linspace(0, len(q) - 1, min(BRUTE_FORCE_ROWS, len(q))).astype(np.int64)
+    exact = q[rows].astype(np.float64) @ p.astype(np.float64).T
+    positions = np.arange(len(p))
+    brute = np.array([np.lexsort((positions, -s))[:K] for s in exact])  # score desc, position asc
+    notes = {}
+    for method, found in ids.items():
+        if method == "faiss-index":
+            differing = np.nonzero((found != ids["numpy"]).any(axis=1))[0]
+            real = sum(
+                not np.allclose(
+                    np.sort(q[r].astype(np.float64) @ p[found[r]].astype(np.float64).T),
+                    np.sort(q[r].astype(np.float64) @ p[ids["numpy"][r]].astype(np.float64).T),
+                    rtol=0,
+                    atol=1e-6,
+                )
+                for r in differing
             )
-            results[method] = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[method]["ids"] = np.load(out)
-    faiss_seconds = results["faiss"]["seconds"]
-    q = make_vectors(args.queries, args.dim, SEED)
-    p = make_vectors(args.pool, args.dim, SEED + 1)
-    print(f"{'method':28s} {'seconds':>9s} {'vs faiss':>9s} {'peak RSS':>10s} {'over inputs':>12s}  ids")
-    for method, label in (
-        ("faiss", "faiss IndexFlatIP (k=10)"),
-        ("auto", "muge-eval exact_topk (auto)"),
-        ("numpy", "muge-eval exact_topk (numpy)"),
-    ):
-        r = results[method]
-        differing = np.nonzero((r["ids"] != results["faiss"]["ids"]).any(axis=1))[0]
-        # A differing row is a float32 near-tie unless the float64 scores really differ.
-        real = 0
-        for row in differing:
-            s_ref = np.sort(q[row].astype(np.float64) @ p[results["faiss"]["ids"][row]].astype(np.float64).T)
-            s_our = np.sort(q[row].astype(np.float64) @ p[r["ids"][row]].astype(np.float64).T)
-            real += not np.allclose(s_ref, s_our, rtol=0, atol=1e-6)
-        agreement = "same" if len(differing) == 0 else f"{len(differing)} rows differ ({real} beyond 1e-6 near-ties)"
-        peak_gib = r["peak_rss_kib"] / 2**20
-        extra_gib = (r["peak_rss_kib"] - r["inputs_rss_kib"]) / 2**20
-        ratio = r["seconds"] / faiss_seconds
-        print(f"{label:28s} {r['seconds']:9.2f} {ratio:8.2f}x {peak_gib:8.2f}GiB {extra_gib:10.2f}GiB  {agreement}")
-    print("targets: auto within 1.2x of faiss, peak RSS under 2 GiB")
-
-
-def official_plain(gold_path: Path, submission_path: Path) -> dict[str, float]:
-    """The official algorithm as plainly as it is published: read, check, count."""
-    reference = {}
-    with open(gold_path, encoding="utf-8") as handle:
-        for line in handle:
-            obj = json.loads(line.strip())
-            reference[obj["query_id"]] = obj["item_ids"]
-    predictions = {}
-    with open(submission_path, encoding="utf-8") as handle:
-        for line in handle:
-            obj = json.loads(line.strip())
-            ids = obj["item_ids"]
-            if not isinstance(obj["query_id"], int) or not isinstance(ids, list) or len(ids) != 10:
-                raise ValueError("bad line")
-            if any(not isinstance(i, int) for i in ids) or len(set(ids)) != 10:
-                raise ValueError("bad ids")
-            predictions[obj["query_id"]] = ids
-    if set(reference) - set(predictions):
-        raise ValueError("missing")
-    r1 = r5 = r10 = 0
-    for qid in reference:
-        truth = set(reference[qid])
-        top = predictions[qid]
-        r1 += any(i in top[:1] for i in truth)
-        r5 += any(i in top[:5] for i in truth)
-        r10 += any(i in top[:10] for i in truth)
-    f1, f5, f10 = r1 * 1.0 / len(reference), r5 * 1.0 / len(reference), r10 * 1.0 / len(reference)
-    return {"r1": f1 * 100, "r5": f5 * 100, "r10": f10 * 100, "mean_recall": (f1 + f5 + f10) / 3.0 * 100}
-
-
-def run_scoring(queries: int, pool_size: int, repeats: int) -> None:
-    from muge_eval.retrieval.gold import read_gold_queries
-    from muge_eval.retrieval.schema import TEXT_TO_IMAGE
-    from muge_eval.retrieval.scoring import score_rankings
-    from muge_eval.retrieval.submission import read_submission
-
-    print(f"\n== scoring: {queries:,} queries over a pool of {pool_size:,} images")
-    rng = random.Random(SEED)
-    pool = list(range(1, pool_size + 1))
-    with tempfile.TemporaryDirectory() as tmp:
-        gold_path, sub_path = Path(tmp) / "gold.jsonl", Path(tmp) / "sub.jsonl"
-        gold_lines, sub_lines = [], []
-        for qid in range(queries):
-            relevant = rng.sample(pool, max(1, round(rng.gauss(6.1, 2))))
-            ranked = rng.sample(pool, 10)
-            if rng.random() < 0.6 and relevant[0] not in ranked:
-                ranked[rng.randrange(10)] = relevant[0]
-            gold_lines.append(json.dumps({"query_id": qid, "query_text": "q", "item_ids": relevant}))
-            sub_lines.append(json.dumps({"query_id": qid, "item_ids": ranked}))
-        gold_path.write_text("\n".join(gold_lines) + "\n")
-        sub_path.write_text("\n".join(sub_lines) + "\n")
-
-        def ours() -> dict[str, float]:
-            gold = read_gold_queries(gold_path)
-            return dict(score_rankings(gold, read_submission(sub_path, gold, TEXT_TO_IMAGE)).metrics)
-
-        timings = {"official (plain)": float("inf"), "muge-eval": float("inf")}
-        values = {}
-        # Interleaved repeats, best of each: fair when the machine is busy with other work.
-        for _ in range(repeats):
-            for name, fn in (("official (plain)", lambda: official_plain(gold_path, sub_path)), ("muge-eval", ours)):
-                started = time.perf_counter()
-                values[name] = fn()
-                timings[name] = min(timings[name], time.perf_counter() - started)
-    same = all(values["muge-eval"][k] == v for k, v in values["official (plain)"].items())
-    for name, seconds in timings.items():
-        print(f"{name:18s} {seconds * 1000:9.1f} ms (best of {repeats})")
-    print(
-        f"ratio muge-eval / official: {timings['muge-eval'] / timings['official (plain)']:.2f}x; "
-        f"numbers {'identical' if same else 'DIFFER'}: {values['muge-eval']['mean_recall']:.4f}"
-    )
-    print("note: muge-eval also validates every rule, reports every problem and computes mAP@10 and nDCG@10")
+            notes[method] = f"{len(differing)} rows differ from exact_topk ({real} beyond float32 near-ties)"
+        elif method != "matmul":
+            agrees = "same ids as numpy" if np.array_equal(found, ids["numpy"]) else "ids DIFFER from numpy"
+            brute_ok = "equal" if np.array_equal(found[rows], brute) else "DIFFERENT"
+            notes[method] = f"{agrees}; float64 brute force on {len(rows)} rows: {brute_ok}"
+    return notes
 
 
 def main() -> None:
@@ -203,18 +166,46 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30000)
     parser.add_argument("--pool", type=int, default=200000)
     parser.add_argument("--dim", type=int, default=512)
-    parser.add_argument("--skip-topk", action="store_true")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS)
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ", ".join(METHODS))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        topk_worker(args.worker, args.queries, args.pool, args.dim, args.out)
+        worker(args.worker, args.queries, args.pool, args.dim, args.out)
         return
     if args.quick:
         args.queries, args.pool, args.dim = 3000, 20000, 128
-    if not args.skip_topk:
-        run_topk(args)
-    run_scoring(5008, 29806, 5 if args.quick else 9)
+    methods = [m for m in args.methods.split(",") if m]
+    import faiss  # noqa: F401  (loaded so the header names its BLAS)
+
+    from muge_eval.retrieval.ranking import choose_backend
+
+    print_machine(f"exact top-{K}: {args.queries:,} queries x {args.pool:,} pool x {args.dim} dims (float32)")
+    print(f"   exact_topk backend=auto picks on the CPU: {choose_backend('auto')[0]}")
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = {m: Worker(m, args, Path(tmp)) for m in methods}
+        for _ in range(max(MIN_REPEATS, args.repeats)):
+            for method, w in workers.items():
+                r = w.run()
+                best = results.setdefault(method, r)
+                best["wall"], best["cpu"] = min(best["wall"], r["wall"]), min(best["cpu"], r["cpu"])
+                best["peak_kib"] = max(best["peak_kib"], r["peak_kib"])
+        for w in workers.values():
+            w.close()
+        notes = check_ids(results, args, Path(tmp)) if "numpy" in results else {}
+    anchor = results.get("matmul")
+    header = f"{'method':34s} {'wall s':>8s} {'CPU s':>8s} {'/ anchor':>9s} {'(CPU)':>6s}"
+    print(f"{header} {'peak RSS':>9s} {'over inputs':>12s}  ids")
+    for method in methods:
+        r = results[method]
+        ratio = f"{r['wall'] / anchor['wall']:8.2f}x {r['cpu'] / anchor['cpu']:5.2f}x" if anchor else f"{'-':>15s}"
+        peak, extra = r["peak_kib"] / 2**20, (r["peak_kib"] - r["inputs_kib"]) / 2**20
+        row = f"{METHODS[method]:34s} {r['wall']:8.2f} {r['cpu']:8.2f} {ratio} {peak:7.2f}GiB {extra:10.2f}GiB"
+        print(f"{row}  {notes.get(method, '-')}")
+    print(f"best of {max(MIN_REPEATS, args.repeats)} interleaved repeats; load average at the end {load_average()}")
+    print("targets: exact_topk (numpy and faiss) at most 1.2x the anchor; peak RSS under 1 GiB")
 
 
 if __name__ == "__main__":

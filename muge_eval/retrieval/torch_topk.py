@@ -1,18 +1,19 @@
 """Top-k candidates with torch, on the GPU that holds the model (or on the CPU).
 
-Scores are computed in float64 on the device (exact for float32 inputs up to summation
-order, and free of TF32), the top ``keep`` + 1 are taken per query, and rows whose
-boundary is tied are recomputed by the numpy path, because ``torch.topk`` does not order
-ties by position. ``exact_topk`` then rescores the candidates in float64 on the host and
+Scores are computed in float64 on the device (free of TF32; the products of float32
+inputs are exact), the top ``k + CANDIDATE_MARGIN`` are taken per query and certified
+against the float64 error bound (``topk_scan.certify_candidates``): rows whose near-ties
+go past the margin are rescanned on the host, because ``torch.topk`` does not order ties
+by position. ``exact_topk`` then rescores the candidates in float64 on the host and
 orders them by (score descending, position ascending), exactly as for the other backends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import numpy.typing as npt
+
+from muge_eval.retrieval.topk_scan import CANDIDATE_MARGIN, certify_candidates
 
 FloatMatrix = npt.NDArray[np.float32]
 IndexMatrix = npt.NDArray[np.int64]
@@ -21,32 +22,23 @@ IndexMatrix = npt.NDArray[np.int64]
 def candidates_torch(
     queries: FloatMatrix,
     pool: FloatMatrix,
-    keep: int,
+    k: int,
     block_elements: int,
+    error: npt.NDArray[np.float64],
     device: str = "cpu",
-    fallback: Callable[[FloatMatrix, FloatMatrix, int, int], IndexMatrix] | None = None,
-) -> IndexMatrix:
+) -> tuple[IndexMatrix, npt.NDArray[np.bool_]]:
+    """(candidates, certified) per query, as ``certify_candidates`` returns them."""
     import torch
 
     n_pool = len(pool)
-    keep = min(keep, n_pool)
-    fetch = min(keep + 1, n_pool)
+    fetch = min(k + CANDIDATE_MARGIN, n_pool)
     pool_t = torch.from_numpy(np.ascontiguousarray(pool)).to(device).double()
     query_block = max(1, block_elements // max(1, n_pool))
-    result = np.empty((len(queries), keep), dtype=np.int64)
-    tied_rows: list[npt.NDArray[np.int64]] = []
+    scores = np.empty((len(queries), fetch), dtype=np.float64)
+    ids = np.empty((len(queries), fetch), dtype=np.int64)
     for start in range(0, len(queries), query_block):
         q = torch.from_numpy(np.ascontiguousarray(queries[start : start + query_block])).to(device).double()
-        scores, idx = torch.topk(q @ pool_t.T, fetch, dim=1, largest=True, sorted=True)
-        result[start : start + len(q)] = idx[:, :keep].cpu().numpy()
-        if fetch > keep:
-            tied = torch.nonzero(scores[:, keep - 1] == scores[:, keep]).flatten().cpu().numpy()
-            tied_rows.append(tied + start)
-    tied_all = np.concatenate(tied_rows) if tied_rows else np.empty(0, dtype=np.int64)
-    if len(tied_all):
-        if fallback is None:
-            from muge_eval.retrieval.ranking import candidates_numpy
-
-            fallback = candidates_numpy
-        result[tied_all] = fallback(queries[tied_all], pool, keep, block_elements)
-    return result
+        top_scores, top_ids = torch.topk(q @ pool_t.T, fetch, dim=1, largest=True, sorted=True)
+        scores[start : start + len(q)] = top_scores.cpu().numpy()
+        ids[start : start + len(q)] = top_ids.cpu().numpy()
+    return certify_candidates(scores, ids, k, error, complete=fetch == n_pool)
