@@ -110,12 +110,18 @@ def markdown_table(rows: Sequence[ResultRow], columns: Sequence[str] = HEADER) -
 
 
 def csv_table(rows: Sequence[ResultRow], columns: Sequence[str] = HEADER) -> str:
+    """CSV; a text cell that starts like a formula (a model named ``=HYPERLINK(...)``) is
+    quoted so that a spreadsheet shows it as text."""
+    from muge_eval.io.csv_cells import csv_text
+
     index = [HEADER.index(c) for c in columns]
+    numeric = {HEADER.index(c) for c in ("n", "value", "ci_low", "ci_high")}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([row.cells()[i] for i in index])
+        cells = row.cells()
+        writer.writerow([cells[i] if i in numeric else csv_text(cells[i]) for i in index])
     return buffer.getvalue()
 
 

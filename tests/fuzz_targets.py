@@ -1,9 +1,10 @@
 """The fuzz suite's table: one entry per task type, and the seeded mutators it draws from.
 
-A task type is fuzzed through its files: a small gold file and a valid submission in the
-official formats (``FuzzTarget``). Adding a task type to the fuzz suite is adding one entry
-to ``TARGETS``: how to write its gold file and a valid submission, which fields a
-submission line holds, and the extra CLI options it needs.
+A task type is fuzzed through its files: a small gold file (or gold folder) and a valid
+submission in the official formats (``FuzzTarget``). Adding a task type to the fuzz suite
+is adding one entry to ``TARGETS``: how to write its gold and a valid submission, how the
+gold is passed (``--gold FILE`` or ``--data-dir DIR``) and which of its files gold cases
+damage, which fields a submission line holds, and the extra CLI options it needs.
 
 Each mutator returns ``Case``s: the bytes to write in place of one file, and what the CLI
 must say about them -- must it fail, on which line and field, or is the change benign.
@@ -49,9 +50,9 @@ class FuzzTarget:
     """A task type as the fuzz suite drives it."""
 
     type: str
-    card: str  # a built-in card of this type, used with --gold
+    card: str  # a built-in card of this type, used with the gold given here
     gold_name: str
-    lines_are_json: bool  # JSON Lines (else TSV)
+    lines_are_json: bool  # submission lines are JSON (else TSV)
     write_gold: Callable[[Path], None]
     write_submission: Callable[[Path], None]
     submission_fields: tuple[str, ...]  # keys of a submission line (JSON) or TSV columns
@@ -60,14 +61,28 @@ class FuzzTarget:
     score_args: tuple[str, ...] = ()
     # a wrong-typed value in these fields is not a fault (for example an unused text)
     lenient_gold_fields: tuple[str, ...] = field(default=())
+    gold_option: str = "--gold"  # a gold file (--gold) or a gold folder (--data-dir)
+    gold_file: str = ""  # with a gold folder: the file in it that gold cases replace
+    gold_lines: str = ""  # how gold cases damage it: json, tsv or text (default: as submissions)
 
     def write_files(self, directory: Path, submission_name: str = "submission") -> tuple[Path, Path]:
-        """A valid gold file and submission in ``directory``: (gold, submission)."""
+        """A valid gold (file or folder) and submission in ``directory``: (gold, submission)."""
         directory.mkdir(parents=True, exist_ok=True)
         gold, submission = directory / self.gold_name, directory / submission_name
         self.write_gold(gold)
         self.write_submission(submission)
         return gold, submission
+
+    def gold_args(self, gold: Path) -> tuple[str, ...]:
+        return (self.gold_option, str(gold))
+
+    def damaged_gold(self, gold: Path) -> Path:
+        """The file gold cases replace (the gold file itself, or one file of the gold folder)."""
+        return gold / self.gold_file if self.gold_file else gold
+
+    @property
+    def gold_format(self) -> str:
+        return self.gold_lines or ("json" if self.lines_are_json else "tsv")
 
 
 # --- writers of small valid files ---------------------------------------------------------
@@ -121,6 +136,29 @@ def t2i_submission_text() -> bytes:
     return "".join(rows).encode()
 
 
+CLASS_NAMES = ("红色圆形", "蓝色方块", "绿色三角")
+CLASSIFICATION_SPLIT = "val"  # imagenet-1k-cn's split
+LABEL_FILE = "label_cn.txt"
+
+
+def classification_ids() -> list[str]:
+    return [f"{n % len(CLASS_NAMES):03d}/img_{n}.png" for n in range(GOLD_ITEMS)]
+
+
+def write_image_folder(directory: Path) -> None:
+    """``val/<class>/<image>.png`` and ``label_cn.txt``: Chinese-CLIP's zero-shot layout."""
+    for n, image_id in enumerate(classification_ids()):
+        path = directory / CLASSIFICATION_SPLIT / image_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png_bytes(16, (n * 40, 90, 200 - n * 30)))
+    (directory / LABEL_FILE).write_bytes("".join(f"{name}\n" for name in CLASS_NAMES).encode())
+
+
+def classification_submission_rows() -> list[dict[str, Any]]:
+    k = len(CLASS_NAMES)
+    return [{"image_id": i, "labels": [(n + j) % k for j in range(k)]} for n, i in enumerate(classification_ids())]
+
+
 TARGETS: tuple[FuzzTarget, ...] = (
     FuzzTarget(
         type="retrieval",
@@ -152,6 +190,19 @@ TARGETS: tuple[FuzzTarget, ...] = (
         submission_fields=("img_id", "image"),
         gold_fields=("img_id", "description"),
         extra_args=("--image-size", "16"),
+    ),
+    FuzzTarget(
+        type="classification",
+        card="imagenet-1k-cn",
+        gold_name="data",
+        lines_are_json=True,
+        write_gold=write_image_folder,
+        write_submission=lambda p: p.write_bytes(_jsonl(classification_submission_rows())),
+        submission_fields=("image_id", "labels"),
+        gold_fields=(),
+        gold_option="--data-dir",
+        gold_file=LABEL_FILE,
+        gold_lines="text",
     ),
 )
 
@@ -274,6 +325,39 @@ def tsv_line_cases(role: str, data: bytes, rng: random.Random) -> Iterator[Case]
     yield Case("empty file", role, b"")
     yield Case("CRLF", role, data.replace(b"\n", b"\r\n"), must_fail=False, benign=True)
     yield Case("one BOM", role, BOM + data, must_fail=False, benign=True)
+
+
+def text_line_cases(role: str, data: bytes, rng: random.Random) -> Iterator[Case]:
+    """Hostile lines of a file of names, one per line (a label file): a name is read as
+    Chinese-CLIP reads it, stripped, and the number of lines must stay as it is."""
+    lines = _lines(data)
+
+    def pick() -> int:
+        return rng.randrange(1, len(lines) + 1)
+
+    yield Case("second BOM", role, BOM + BOM + data, line=1)
+    middle = rng.randrange(2, len(lines) + 1)
+    yield Case("BOM mid-file", role, _replace_line(data, middle, BOM + lines[middle - 1]), line=middle)
+    n = pick()
+    yield Case("blank line", role, _join([*lines[:n], b"", *lines[n:]]), line=n + 1)
+    yield Case("spaces only", role, _replace_line(data, n, b" \t "), line=n)
+    yield Case("invalid UTF-8", role, _replace_line(data, n, lines[n - 1] + b"\xff\xfe"), line=n)
+    for name, byte in (("NUL byte", b"\x00"), ("escape byte", b"\x1b"), ("DEL byte", b"\x7f")):
+        n = pick()
+        yield Case(name, role, _replace_line(data, n, lines[n - 1][:3] + byte + lines[n - 1][3:]), line=n)
+    for length in (1001, 5_000_000):
+        n = pick()
+        yield Case(f"{length}-character name", role, _replace_line(data, n, "名".encode() * length), line=n)
+    yield Case("one line more", role, data + "鱼\n".encode())
+    yield Case("one line fewer", role, _join(lines[:-1]))
+    yield Case("empty file", role, b"")
+    yield Case("only newlines", role, b"\n\n", line=1)
+    yield Case("CRLF", role, data.replace(b"\n", b"\r\n"), must_fail=False, benign=True)
+    yield Case("CR only", role, data.replace(b"\n", b"\r"), must_fail=False, benign=True)
+    yield Case("one BOM", role, BOM + data, must_fail=False, benign=True)
+    yield Case("no final newline", role, data.rstrip(b"\n"), must_fail=False, benign=True)
+    yield Case("spaces around", role, _join([b"  " + line + b" \t" for line in lines]), must_fail=False, benign=True)
+    yield Case("a name twice", role, _replace_line(data, 2, lines[0]), must_fail=False, benign=True)  # a note
 
 
 def retrieval_long_line_cases(data: bytes) -> Iterator[Case]:

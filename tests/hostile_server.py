@@ -69,6 +69,26 @@ def echo_headers(status: int = 400, wrap: Callable[[str], Any] | None = None) ->
     return act
 
 
+def escaped(text: str) -> str:
+    """``text`` as a JSON string body with every character a ``\\u`` escape (still the same string)."""
+    return "".join(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else c for c in text)
+
+
+def echo_key_escaped(status: int = 200, wrap: Callable[[str], Any] | None = None) -> Action:
+    """The request's bearer key in the answer written with JSON ``\\u`` escapes, so that no
+    literal copy of it is in the bytes: as text, or where ``wrap`` puts text in a JSON answer
+    (even inside a JSON string inside it, as a judge's answer is)."""
+    marker = "@@KEY@@"
+
+    def act(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        key = escaped(seen.headers.get("Authorization", "").removeprefix("Bearer "))
+        text = f"your key is {marker}"
+        data = json.dumps(wrap(text), ensure_ascii=False) if wrap else text
+        _send(handler, status, data.replace(marker, key).encode())
+
+    return act
+
+
 def trickle_body(steps: int = 200, interval_s: float = 0.05) -> Action:
     """Headers at once, then one byte every ``interval_s`` (each read is quick; the whole is not)."""
 

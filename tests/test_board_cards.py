@@ -62,21 +62,24 @@ def test_yaml_dates_in_a_card_file_are_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("card", "field", "message"),
     [
-        ({"weights": "half-open"}, "model/card/weights", "is not one of"),
-        ({"setting": "few-shot"}, "model/card/setting", "is not one of"),
-        ({"parameters": -5}, "model/card/parameters", "less than or equal"),
-        ({"parameters": "1.5B"}, "model/card/parameters", "not of type 'number'"),
-        ({"release_date": "2022-13-01"}, "model/card/release_date", "is not a date"),
-        ({"release_date": "Nov 2022"}, "model/card/release_date", "does not match"),
-        ({"link": "javascript:alert(1)"}, "model/card/link", "http(s) URL"),
-        ({"size": 3}, "model/card", "Additional properties"),
-        ("- a list\n", "card.yaml", "must be a mapping"),
+        ({"weights": "half-open"}, "weights", "is not one of"),
+        ({"setting": "few-shot"}, "setting", "is not one of"),
+        ({"parameters": -5}, "parameters", "less than or equal"),
+        ({"parameters": "1.5B"}, "parameters", "not of type 'number'"),
+        ({"release_date": "2022-13-01"}, "release_date", "is not a date"),
+        ({"release_date": "Nov 2022"}, "release_date", "does not match"),
+        ({"link": "javascript:alert(1)"}, "link", "http(s) URL"),
+        ({"link": "http://[::1"}, "link", "http(s) URL"),
+        ({"size": 3}, "", "Additional properties"),
+        ("- a list\n", "", "must be a mapping"),
+        ("weights: open\nweights: closed\n", "", "appears twice"),
     ],
 )
-def test_a_bad_card_is_refused_naming_the_field(tmp_path: Path, card: Any, field: str, message: str) -> None:
+def test_a_bad_card_is_refused_naming_the_card_and_field(tmp_path: Path, card: Any, field: str, message: str) -> None:
     code, output, board = submit_with_card(tmp_path, card)
     assert code == 1, output
-    assert field in output and message in output and "Traceback" not in output
+    where = f"{tmp_path / 'card.yaml'}:" + (f" {field}:" if field else "")
+    assert where in output and message in output and "Traceback" not in output
     assert not (board / "results").exists() or not list((board / "results").iterdir())
 
 

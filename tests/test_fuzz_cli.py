@@ -12,18 +12,15 @@ and damaged files, hostile options and file-system oddities.
 
 from __future__ import annotations
 
-import functools
 import json
+import os
 import random
-import time
-import traceback
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from fuzz_runner import cache_registries, invoke, problems_of, report
 from fuzz_targets import (
     TARGETS,
     Case,
@@ -34,74 +31,21 @@ from fuzz_targets import (
     json_line_cases,
     results_cases,
     retrieval_long_line_cases,
+    text_line_cases,
     tsv_line_cases,
 )
-
-import muge_eval.cli.common
-from muge_eval.cli.main import main
 
 pytestmark = pytest.mark.fuzz
 
 SEED = 20240516
-CASE_SECONDS = 3.0  # generous for a loaded 2-core CI machine; most cases take milliseconds
 DAMAGE_PER_FILE = 120
 BY_TYPE = pytest.mark.parametrize("target", TARGETS, ids=[t.type for t in TARGETS])
 TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    output: str
-    error: BaseException | None
-    seconds: float
-
-
 @pytest.fixture(autouse=True)
 def quick_registries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The built-in cards are read once per test, not once per case: they are not what is
-    fuzzed here (``test_cards`` reads a fresh card directory for every case)."""
-    # Should the CLI stop reading the registries from there, the suite is slower, not broken.
-    build = getattr(muge_eval.cli.common, "build_registries", None)
-    if build is not None:
-        monkeypatch.setattr(muge_eval.cli.common, "build_registries", functools.lru_cache(maxsize=4)(build))
-    monkeypatch.setenv("MUGE_EVAL_INCEPTION_WEIGHTS", "")
-
-
-def invoke(*args: str) -> Outcome:
-    started = time.perf_counter()
-    result = CliRunner().invoke(main, ["--quiet", *args])
-    seconds = time.perf_counter() - started
-    error = result.exception if not isinstance(result.exception, SystemExit) else None
-    return Outcome(result.exit_code, result.output, error, seconds)
-
-
-def problems_of(case: Case, outcome: Outcome, file: Path, codes: Iterable[int] = (0, 1, 2)) -> list[str]:
-    """What is wrong with how the CLI answered ``case`` (an empty list when all is well)."""
-    found: list[str] = []
-    if outcome.error is not None:
-        trace = "".join(traceback.format_exception(outcome.error))
-        return [f"{case.name}: raised {type(outcome.error).__name__}\n{trace[-1500:]}"]
-    if "Traceback" in outcome.output:
-        found.append("printed a traceback")
-    if outcome.code not in codes:
-        found.append(f"exit {outcome.code}")
-    if case.must_fail and outcome.code == 0:
-        found.append("accepted (exit 0)")
-    if case.benign and outcome.code != 0:
-        found.append(f"refused a harmless change (exit {outcome.code})")
-    if case.must_fail and case.line is not None:
-        where = f"{file}:{case.line}: " + (f"{case.field}: " if case.field else "")
-        if where not in outcome.output:
-            found.append(f"no {where!r} in the message")
-    if outcome.seconds > CASE_SECONDS:
-        found.append(f"took {outcome.seconds:.1f} s")
-    return [f"{case.name}: {', '.join(found)}\n{outcome.output[-600:]}"] if found else []
-
-
-def report(problems: list[str], cases: int) -> None:
-    assert cases > 0
-    assert not problems, f"{len(problems)} of {cases} cases mishandled:\n" + "\n".join(problems[:10])
+    cache_registries(monkeypatch)
 
 
 def submission_cases(target: FuzzTarget, gold: Path, submission: Path, rng: random.Random) -> Iterator[Case]:
@@ -117,11 +61,13 @@ def submission_cases(target: FuzzTarget, gold: Path, submission: Path, rng: rand
 
 
 def gold_cases(target: FuzzTarget, gold: Path, rng: random.Random) -> Iterator[Case]:
-    valid = gold.read_bytes()
-    if target.lines_are_json:
+    valid = target.damaged_gold(gold).read_bytes()
+    if target.gold_format == "json":
         for case in json_line_cases("gold", valid, target.gold_fields, rng):
             lenient = case.field in target.lenient_gold_fields or case.name.startswith("duplicated line")
             yield case if not lenient else Case(case.name, "gold", case.data, must_fail=False)
+    elif target.gold_format == "text":
+        yield from text_line_cases("gold", valid, rng)
     else:
         yield from tsv_line_cases("gold", valid, rng)
     yield from byte_damage("gold", valid, rng, DAMAGE_PER_FILE)
@@ -129,8 +75,8 @@ def gold_cases(target: FuzzTarget, gold: Path, rng: random.Random) -> Iterator[C
 
 def check_submission_commands(target: FuzzTarget, case: Case, gold: Path, submission: Path, out: Path) -> list[str]:
     """``validate`` and ``score`` agree and both answer well."""
-    common = ["--task", target.card, "--gold", str(gold), *target.extra_args, *case.extra_args]
-    file = submission if case.role == "submission" else gold
+    common = ["--task", target.card, *target.gold_args(gold), *target.extra_args, *case.extra_args]
+    file = submission if case.role == "submission" else target.damaged_gold(gold)
     validated = invoke("validate", str(submission), *common)
     found = problems_of(case, validated, file)
     scored = invoke("score", "--predictions", str(submission), "--output", str(out), *common, *target.score_args)
@@ -149,7 +95,8 @@ def check_submission_commands(target: FuzzTarget, case: Case, gold: Path, submis
 def test_submissions(target: FuzzTarget, tmp_path: Path) -> None:
     gold, submission = target.write_files(tmp_path / "files")
     valid = submission.read_bytes()
-    assert invoke("validate", str(submission), "--task", target.card, "--gold", str(gold), *target.extra_args).code == 0
+    validated = invoke("validate", str(submission), "--task", target.card, *target.gold_args(gold), *target.extra_args)
+    assert validated.code == 0, validated.output
     found: list[str] = []
     cases = list(submission_cases(target, gold, submission, random.Random(SEED)))
     for case in cases:
@@ -165,7 +112,7 @@ def test_gold_files(target: FuzzTarget, tmp_path: Path) -> None:
     found: list[str] = []
     cases = list(gold_cases(target, gold, random.Random(SEED + 1)))
     for case in cases:
-        gold.write_bytes(case.data)
+        target.damaged_gold(gold).write_bytes(case.data)
         found += check_submission_commands(target, case, gold, submission, tmp_path / "results.json")
     report(found, len(cases))
 
@@ -175,7 +122,7 @@ def good_results(target: FuzzTarget, directory: Path) -> Path:
     gold, submission = target.write_files(directory)
     out = directory / "results.json"
     judge = ("--judge", "random") if target.type == "t2i" else ()
-    outcome = invoke("score", "--task", target.card, "--gold", str(gold), "--predictions", str(submission),
+    outcome = invoke("score", "--task", target.card, *target.gold_args(gold), "--predictions", str(submission),
                      "--output", str(out), *target.extra_args, *judge)  # fmt: skip
     assert outcome.code == 0, outcome.output
     return out
@@ -240,7 +187,7 @@ def test_cards(target: FuzzTarget, tmp_path: Path) -> None:
         card = cards / "card.yaml"
         card.write_bytes(case.data)
         found += problems_of(case, invoke("tasks", "--tasks-dir", str(cards)), card)
-        used = invoke("validate", str(submission), "--task", str(card), "--gold", str(gold), *target.extra_args)
+        used = invoke("validate", str(submission), "--task", str(card), *target.gold_args(gold), *target.extra_args)
         found += problems_of(case, used, card)
         # without --gold the card's data location is used, however odd
         found += problems_of(Case(case.name, "card", b"", must_fail=False), invoke(
@@ -266,7 +213,7 @@ def test_options(target: FuzzTarget, tmp_path: Path) -> None:
         case = Case(f"--task-args {option[:40]}", "options", b"", must_fail=option.startswith("tokenizer=os"))
         for command in ("validate", "score"):
             files = [str(submission)] if command == "validate" else ["--predictions", str(submission)]
-            outcome = invoke(command, *files, "--task", target.card, "--gold", str(gold), *target.extra_args,
+            outcome = invoke(command, *files, "--task", target.card, *target.gold_args(gold), *target.extra_args,
                              "--task-args", option)  # fmt: skip
             found += problems_of(case, outcome, submission)
     report(found, len(HOSTILE_OPTIONS))
@@ -278,6 +225,7 @@ def odd_paths(directory: Path) -> dict[str, Path]:
     (directory / "dangling").symlink_to(directory / "nowhere")
     (directory / "folder").mkdir()
     (directory / "empty").write_bytes(b"")
+    os.mkfifo(directory / "fifo")  # nothing writes to it: a read would block for ever
     return {
         "missing": directory / "missing",
         "directory": directory / "folder",
@@ -287,6 +235,7 @@ def odd_paths(directory: Path) -> dict[str, Path]:
         "path too long": directory.joinpath(*["d" * 200] * 30),
         "empty": directory / "empty",
         "inside a file": directory / "empty" / "x",
+        "FIFO": directory / "fifo",
     }
 
 
@@ -299,12 +248,12 @@ def test_file_system_oddities(target: FuzzTarget, tmp_path: Path) -> None:
         an_input = Case(name, "path", b"")  # a file to read: every odd path is refused
         a_place = Case(name, "path", b"", must_fail=False)  # a folder or a file to write: may be fine
         common = ["--task", target.card, *target.extra_args]
-        found += problems_of(an_input, invoke("validate", str(path), "--gold", str(gold), *common), path)
-        found += problems_of(an_input, invoke("validate", str(submission), "--gold", str(path), *common), path)
+        found += problems_of(an_input, invoke("validate", str(path), *target.gold_args(gold), *common), path)
+        found += problems_of(an_input, invoke("validate", str(submission), *target.gold_args(path), *common), path)
         found += problems_of(an_input, invoke("regress", "--expected", str(path), "--actual", str(path)), path)
         found += problems_of(an_input, invoke("submit", str(path), "--board", str(tmp_path / "board")), path)
-        found += problems_of(a_place, invoke("score", "--predictions", str(submission), "--gold", str(gold), *common,
-                                             "--output", str(path / "out.json")), path)  # fmt: skip
+        found += problems_of(a_place, invoke("score", "--predictions", str(submission), *target.gold_args(gold),
+                                             *common, "--output", str(path / "out.json")), path)  # fmt: skip
         found += problems_of(a_place, invoke("submit", str(submission), "--board", str(path)), path)
         found += problems_of(a_place, invoke("leaderboard", "build", str(path), "--out", str(tmp_path / "s")), path)
         found += problems_of(a_place, invoke("leaderboard", "build", str(tmp_path / "board"), "--out", str(path)),

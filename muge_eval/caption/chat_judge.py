@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -26,9 +27,13 @@ from PIL import Image
 from muge_eval.caption.adapters.openai_chat import JPEG_QUALITY, image_data_url, message_text
 from muge_eval.caption.cache import JsonlCache
 from muge_eval.errors import MugeEvalError, UsageError
+from muge_eval.io.safe_json import MAX_DEPTH, nested_deeper_than
 from muge_eval.models.http_client import JsonHttpClient, RetryPolicy, api_key_from_env, redact
 
 JUDGE_CACHE_VERSION = 1
+# How much of a judge's answer is searched for its JSON object.
+MAX_SCANNED_CHARS = 20_000
+MAX_OBJECT_STARTS = 200
 TEMPERATURE = 0.0
 Parsed = TypeVar("Parsed")
 
@@ -125,14 +130,21 @@ class ChatJudgeSettings:
 
 
 def first_json_object(text: str) -> dict[str, Any] | None:
-    """The first JSON object in ``text`` (code fences and chatter around it are ignored)."""
+    """The first JSON object in ``text`` (code fences and chatter around it are ignored).
+
+    Only the first ``MAX_SCANNED_CHARS`` characters and ``MAX_OBJECT_STARTS`` opening braces
+    are tried (an answer is at most ``max_tokens`` long; a hostile one could otherwise make
+    every brace parse to the end of megabytes of text), and an object nested too deep to
+    walk, or with a number too long to convert, is not one.
+    """
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
+    text = text[:MAX_SCANNED_CHARS]
+    for match in itertools.islice(re.finditer(r"\{", text), MAX_OBJECT_STARTS):
         try:
             value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, a 4,300-digit integer, deep nesting
             continue
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not nested_deeper_than(value, MAX_DEPTH):
             return value
     return None
 

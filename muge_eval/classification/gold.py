@@ -13,12 +13,25 @@ one class name per line. Classes and images are found exactly as torchvision's
   keeping files whose lower-cased name ends with an image extension; a class folder with
   none is an error, as in torchvision.
 
+Where torchvision would hang, loop or fail later, the folder is refused up front, naming
+the path: a folder reached twice within one class (a symlink loop, which os.walk follows
+until the path is too long, or two links to one folder: the same images counted twice;
+with a few such links the walk never ends), an image that is not a regular file (a FIFO
+blocks its reader forever; a broken symlink cannot be read), a file name that is not
+UTF-8 (an id no submission or results file can hold) and a folder that cannot be listed
+(os.walk would skip it without a word). The label file is read as Chinese-CLIP reads it
+(one name per line, stripped); a byte-order mark after the first character, a control
+character or a name over ``MAX_CLASS_NAME_CHARS`` characters (every name is copied into
+one prompt per template) is refused with its line.
+
 An image's id is its path relative to the split folder (``000/ILSVRC2012_val_00000293.JPEG``).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +41,10 @@ from muge_eval.io.jsonl import open_text
 # torchvision.datasets.folder.IMG_EXTENSIONS
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 DEFAULT_LABEL_FILE = "label_cn.txt"
+# Far longer than any class name (ImageNet's longest Chinese name has 18 characters).
+MAX_CLASS_NAME_CHARS = 1000
+# A byte-order mark past the file's start (files joined together) or a control character.
+_HIDDEN_CHARACTER = re.compile("[\ufeff\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -100,9 +117,10 @@ class ClassificationGold:
 
 
 def read_class_names(path: Path) -> tuple[str, ...]:
-    """One class name per line, stripped as Chinese-CLIP strips them; a blank line is an
-    error (it would be a class without a name)."""
-    text = open_text(path, "label file")
+    """One class name per line (``\n``, ``\r\n`` or ``\r``), stripped as Chinese-CLIP strips
+    them; a blank line is an error (it would be a class without a name)."""
+    # Universal newlines, as Chinese-CLIP's open(...).readlines() reads it.
+    text = open_text(path, "label file").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -110,8 +128,17 @@ def read_class_names(path: Path) -> tuple[str, ...]:
     names = []
     for number, raw in enumerate(lines, start=1):
         name = raw.strip()
+        hidden = _HIDDEN_CHARACTER.search(name)
         if not name:
             problems.add("blank line: every line names one class", number)
+        elif len(name) > MAX_CLASS_NAME_CHARS:
+            problems.add(f"a class name of {len(name):,} characters (at most {MAX_CLASS_NAME_CHARS:,})", number)
+        elif hidden is not None:
+            found = hidden.group()
+            if found == "\ufeff":
+                problems.add("a byte-order mark (U+FEFF) after the file's start: files joined together?", number)
+            else:
+                problems.add(f"a control character (U+{ord(found):04X}) in the class name", number)
         names.append(name)
     if not lines:
         problems.add("no class names")
@@ -144,25 +171,89 @@ def check_class_count(split_dir: Path, folders: tuple[str, ...], label_file: Pat
         )
 
 
+def _shown(path: str | Path) -> str:
+    """A path as text, whatever bytes its names hold."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+class _Walk:
+    """One class folder's ``os.walk`` with the checks torchvision does not make."""
+
+    def __init__(self, split_dir: Path, folder: str):
+        self.split_dir = split_dir
+        self.folder = folder
+        self.problems: list[Problem] = []
+
+    def _failed(self, error: OSError) -> None:
+        self.problems.append(Problem(_shown(error.filename), f"cannot list the folder ({error.strerror})"))
+
+    def rows(self) -> list[tuple[str, list[str], list[str]]]:
+        """``os.walk(followlinks=True)`` of the class folder, each real folder at most once."""
+        rows = []
+        seen: dict[tuple[int, int], str] = {}
+        for root, dirs, files in os.walk(self.split_dir / self.folder, followlinks=True, onerror=self._failed):
+            try:
+                info = os.stat(root)
+            except OSError as error:
+                self._failed(error)
+                dirs[:] = []
+                continue
+            key = (info.st_dev, info.st_ino)
+            if key in seen:
+                message = f"the folder {_shown(seen[key])} again, through a symlink (a loop, or its images twice)"
+                self.problems.append(Problem(_shown(root), message))
+                dirs[:] = []
+                continue
+            seen[key] = root
+            rows.append((root, dirs, files))
+        return rows
+
+
+def _image_problem(path: Path, image_id: str) -> Problem | None:
+    """Why an image file cannot be used (None: it can)."""
+    try:
+        image_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem(_shown(path), "the file name is not UTF-8 (no submission can name it): rename it")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        broken = ", a broken symlink" if path.is_symlink() else ""
+        return Problem(str(path), f"cannot read the image ({error.strerror}{broken})")
+    if not stat.S_ISREG(mode):
+        return Problem(str(path), "not a regular file (a FIFO, socket or device: reading it could block)")
+    return None
+
+
 def scan_images(split_dir: Path, folders: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...], int]:
     """(image ids, class indices, files skipped) in ImageFolder order (``make_dataset``)."""
     ids: list[str] = []
     labels: list[int] = []
     skipped = 0
     empty: list[str] = []
+    problems: list[Problem] = []
     for index, folder in enumerate(folders):
         found = 0
-        for root, _, files in sorted(os.walk(split_dir / folder, followlinks=True)):
+        walk = _Walk(split_dir, folder)
+        for root, _, files in sorted(walk.rows()):
             relative = Path(root).relative_to(split_dir).as_posix()
             for name in sorted(files):
                 if name.lower().endswith(IMAGE_EXTENSIONS):
-                    ids.append(f"{relative}/{name}")
+                    image_id = f"{relative}/{name}"
+                    problem = _image_problem(Path(root) / name, image_id)
+                    if problem is not None:
+                        problems.append(problem)
+                        continue
+                    ids.append(image_id)
                     labels.append(index)
                     found += 1
                 else:
                     skipped += 1
-        if not found:
+        problems += walk.problems
+        if not found and not walk.problems:
             empty.append(folder)
+    if problems:
+        raise InputError(problems, f"{_shown(split_dir)} cannot be read as an ImageFolder")
     if empty:
         shown = ", ".join(empty[:20]) + (f" and {len(empty) - 20} more" if len(empty) > 20 else "")
         extensions = " ".join(IMAGE_EXTENSIONS)

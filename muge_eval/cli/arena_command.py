@@ -18,21 +18,23 @@ def _results_path(given: Path) -> Path:
 def _entries(paths: tuple[Path, ...], names: str, task: Any, gold: Any, ids: list[str]) -> tuple[list[Any], dict]:
     """The runs' captions (read and checked as submissions) and their common dataset."""
     from muge_eval.caption.arena import ArenaEntry
-    from muge_eval.results import read_results
+    from muge_eval.results import listed_file, read_results
 
     chosen = [n.strip() for n in names.split(",")] if names else []
     if chosen and len(chosen) != len(paths):
         raise UsageError(f"--names gives {len(chosen)} names for {len(paths)} runs")
+    if not all(chosen):
+        raise UsageError(f"--names {names!r}: every run needs a name")
     entries, datasets = [], []
     for number, given in enumerate(paths):
         path = _results_path(given)
         document = read_results(path)
         if document["task"]["type"] != "caption":
             raise InputError([Problem(str(path), "the arena compares caption runs", field="task/type")])
-        predictions = (document.get("files") or {}).get("predictions_image_to_text")
-        if not predictions or not (path.parent / predictions).is_file():
+        predictions = listed_file(document, path, "predictions_image_to_text")  # never outside its folder
+        if predictions is None:
             raise InputError([Problem(str(path), "no predictions file beside it (files/predictions_image_to_text)")])
-        submission = task.read_submission(gold, path.parent / predictions, None)
+        submission = task.read_submission(gold, predictions, None)
         name = chosen[number] if chosen else str(document["model"]["name"])
         captions = {i: submission.captions[i] for i in ids}
         entries.append(ArenaEntry(name, str(given), document["model"].get("fingerprint"), captions))

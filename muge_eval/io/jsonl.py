@@ -26,6 +26,8 @@ def open_text(path: Path, what: str = "file") -> str:
         raise InputError([Problem(str(path), f"{what} not found")], f"missing {what}")
     if path.is_dir():
         raise InputError([Problem(str(path), f"{what} is a directory, expected a file")], f"invalid {what}")
+    if not path.is_file():  # a FIFO would block the read for ever
+        raise InputError([Problem(str(path), f"{what} is not a regular file")], f"invalid {what}")
     try:
         data = path.read_bytes()
     except OSError as exc:

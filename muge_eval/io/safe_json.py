@@ -23,6 +23,12 @@ from typing import Any
 MAX_DEPTH = 64
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _WHITESPACE = " \t\n\r"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# Where a lone one probably is (for the message's line; the check itself is an encode).
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 
 class JsonProblem(ValueError):
@@ -148,8 +154,8 @@ def parse_json(
     """The value of ``text``; raise ``JsonProblem`` for anything that is not plain JSON.
 
     Refused: syntax errors, nesting deeper than ``max_depth``, integers longer than the
-    interpreter converts, repeated keys in one object, and (unless ``allow_constants``)
-    ``NaN``/``Infinity``.
+    interpreter converts, repeated keys in one object, lone surrogate escapes, and (unless
+    ``allow_constants``) ``NaN``/``Infinity``.
     """
     decoder = decoder or json_decoder(allow_constants)
     try:
@@ -168,7 +174,21 @@ def parse_json(
         raise JsonProblem(_long_number_message(exc), _line_of(text, _long_number_offset(text))) from None
     if nested_deeper_than(value, max_depth):
         raise JsonProblem(f"nested more than {max_depth} levels deep")
+    _refuse_lone_surrogates(text, value)
     return value
+
+
+def _refuse_lone_surrogates(text: str, value: Any) -> None:
+    """A ``\\ud800`` escape that is not half of a pair decodes to a string that is not
+    text: it cannot be written to any UTF-8 file later (a caption, a results file)."""
+    if "\\u" not in text or not _SURROGATE_ESCAPE.search(text):
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        lone = _LONE_SURROGATE.search(text)
+        message = "a \\u escape of half a surrogate pair (not Unicode text)"
+        raise JsonProblem(message, _line_of(text, lone.start() if lone else None)) from None
 
 
 def parse_json_lines(lines: list[str], *, max_depth: int = MAX_DEPTH) -> list[Any | JsonProblem]:
@@ -194,6 +214,11 @@ def parse_json_lines(lines: list[str], *, max_depth: int = MAX_DEPTH) -> list[An
                 value = problem
         elif text.count("[") + text.count("{") > max_depth and nested_deeper_than(value, max_depth):
             value = JsonProblem(f"nested more than {max_depth} levels deep")
+        else:
+            try:
+                _refuse_lone_surrogates(text, value)
+            except JsonProblem as problem:
+                value = problem
         results.append(value)
     return results
 

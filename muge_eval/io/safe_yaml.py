@@ -140,6 +140,9 @@ def parse_yaml(text: str, file: str, what: str = "YAML file") -> Any:
 def read_yaml_file(path: Path, what: str = "YAML file") -> tuple[Any, bytes]:
     """The value of a YAML file and its bytes (at most ``MAX_YAML_BYTES``); faults are InputErrors."""
     title = f"invalid {what}"
+    if path.exists() and not path.is_file():  # a FIFO would block the read for ever
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise InputError([Problem(str(path), f"cannot read {what}: {kind}")], title)
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_YAML_BYTES + 1)

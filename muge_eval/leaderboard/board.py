@@ -4,6 +4,7 @@ each run its gallery shows."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,6 +94,10 @@ def _str_list(value: Any, where: str, problems: ProblemList) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _ranges(value: Any, where: str, problems: ProblemList) -> dict[str, tuple[float | None, float | None]]:
     if value is None:
         return {}
@@ -102,9 +107,12 @@ def _ranges(value: Any, where: str, problems: ProblemList) -> dict[str, tuple[fl
     out: dict[str, tuple[float | None, float | None]] = {}
     for metric, bounds in value.items():
         ok = isinstance(bounds, list) and len(bounds) == 2
-        ok = ok and all(b is None or (isinstance(b, (int, float)) and not isinstance(b, bool)) for b in bounds)
+        ok = ok and all(b is None or _finite_number(b) for b in bounds)
+        if ok and None not in bounds and bounds[0] > bounds[1]:
+            problems.add("low is above high", field_name=f"{where}.{metric}")
+            continue
         if not ok:
-            problems.add("must be [low, high] (numbers or null)", field_name=f"{where}.{metric}")
+            problems.add("must be [low, high] (finite numbers or null)", field_name=f"{where}.{metric}")
             continue
         out[str(metric)] = (bounds[0], bounds[1])
     return out
@@ -114,7 +122,7 @@ def _parse_task(doc: Any, where: str, problems: ProblemList) -> BoardTask | None
     if not isinstance(doc, dict):
         problems.add("must be a mapping", field_name=where)
         return None
-    for key in sorted(set(doc) - TASK_KEYS):
+    for key in sorted(set(map(str, doc)) - TASK_KEYS):
         problems.add(f"unknown key (known: {', '.join(sorted(TASK_KEYS))})", field_name=f"{where}.{key}")
     values: dict[str, str] = {}
     for key in ("name", "split", "main_metric"):
@@ -173,7 +181,7 @@ def parse_board(doc: Any, directory: Path, file: str) -> Board:
     problems = ProblemList(file)
     if not isinstance(doc, dict):
         raise InputError([Problem(file, "board.yaml must be a YAML mapping")], "invalid board")
-    for key in sorted(set(doc) - BOARD_KEYS):
+    for key in sorted(set(map(str, doc)) - BOARD_KEYS):
         problems.add(f"unknown key (known: {', '.join(sorted(BOARD_KEYS))})", field_name=key)
     title = parse_text(doc.get("title"), "title", problems, required=True)
     description = parse_text(doc.get("description"), "description", problems)

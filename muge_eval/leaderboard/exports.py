@@ -6,8 +6,8 @@ import csv
 import io
 from typing import Any
 
+from muge_eval.io.csv_cells import csv_text
 from muge_eval.leaderboard.board import Board
-from muge_eval.leaderboard.format import csv_text
 from muge_eval.leaderboard.modelcard import CARD_FIELDS, ModelCard
 from muge_eval.leaderboard.tables import Cell, Overview, Row, TaskTable
 

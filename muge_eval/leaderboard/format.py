@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
 
 def format_number(value: float | None, unit: str = "") -> str:
     if value is None:
@@ -15,15 +12,6 @@ def format_number(value: float | None, unit: str = "") -> str:
     if unit == "percent" or abs(value) >= 1 or value == 0:
         return f"{value:.2f}"
     return f"{value:.4f}"
-
-
-def csv_text(value: Any) -> Any:
-    """A CSV cell: numbers as they are, text guarded against formula execution."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def json_text(value: Any) -> str:

@@ -8,6 +8,7 @@ site, from a results file or from a published reference record.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from muge_eval.errors import InputError, Problem
+from muge_eval.errors import InputError, Problem, shorten
 from muge_eval.leaderboard.links import is_http_url
 
 WEIGHTS = ("open", "closed")
@@ -69,7 +70,7 @@ class ModelCard:
         if date is None:
             return None
         start = dt.date(date.year, 1, 1)
-        days = (dt.date(date.year + 1, 1, 1) - start).days
+        days = 366 if calendar.isleap(date.year) else 365  # 9999-12-31 has no next year in datetime
         return date.year + (date - start).days / days
 
     def recorded(self) -> dict[str, Any]:
@@ -88,20 +89,23 @@ def parse_release_date(text: str) -> dt.date | None:
         return None
 
 
+def _field(prefix: str, *names: str) -> str:
+    return "/".join(n for n in (prefix, *names) if n)
+
+
 def card_problems(card: Mapping[str, Any], file: str, prefix: str = "model/card") -> list[Problem]:
     """What the schema cannot check: a link that is http(s), a date that exists, a size > 0."""
     problems: list[Problem] = []
     link = card.get("link")
     if link is not None and not is_http_url(link):
-        problems.append(Problem(file, "must be an http(s) URL", field=f"{prefix}/link"))
+        problems.append(Problem(file, "must be an http(s) URL", field=_field(prefix, "link")))
     date = card.get("release_date")
     if isinstance(date, str) and parse_release_date(date) is None:
-        problems.append(
-            Problem(file, f"{date!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)", field=f"{prefix}/release_date")
-        )
+        message = f"{shorten(date)!r} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)"
+        problems.append(Problem(file, message, field=_field(prefix, "release_date")))
     size = card.get("parameters")
     if isinstance(size, (int, float)) and not isinstance(size, bool) and not (math.isfinite(size) and size > 0):
-        problems.append(Problem(file, "must be a positive number of parameters", field=f"{prefix}/parameters"))
+        problems.append(Problem(file, "must be a positive number of parameters", field=_field(prefix, "parameters")))
     return problems
 
 
@@ -114,7 +118,7 @@ def card_schema_problems(card: Any, file: str, prefix: str = "model/card") -> li
     schema = load_schema()["properties"]["model"]["properties"]["card"]
     validator = jsonschema.Draft202012Validator(schema)
     return [
-        Problem(file, error.message, field="/".join([prefix, *map(str, error.absolute_path)]))
+        Problem(file, shorten(error.message, 200), field=_field(prefix, *map(str, error.absolute_path)))
         for error in sorted(validator.iter_errors(card), key=lambda e: list(map(str, e.absolute_path)))
     ]
 
@@ -157,19 +161,16 @@ def card_from(source: Any) -> ModelCard:
 
 
 def read_card_file(path: Path) -> dict[str, Any]:
-    """A model card given to ``submit --card`` (YAML or JSON, a mapping of card fields)."""
-    import yaml
+    """A model card given to ``submit --card`` (YAML or JSON, a mapping of card fields),
+    read with bounded cost and checked on its own, so that a problem names the card."""
+    from muge_eval.io.safe_yaml import read_yaml_file
 
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(
-            [Problem(str(path), f"cannot read the model card: {exc.strerror}")], "invalid model card"
-        ) from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not valid YAML: {exc}")], "invalid model card") from exc
+    doc, _ = read_yaml_file(path, "model card")
     if not isinstance(doc, dict):
         raise InputError([Problem(str(path), "a model card must be a mapping of card fields")], "invalid model card")
     if isinstance(doc.get("release_date"), dt.date):  # YAML reads 2022-11-02 as a date
         doc["release_date"] = doc["release_date"].isoformat()
+    problems = card_schema_problems(doc, str(path), "") or card_problems(doc, str(path), "")
+    if problems:
+        raise InputError(problems, "invalid model card")
     return doc

@@ -35,8 +35,8 @@ The API key is read from the environment when a request is sent and goes only in
 not followed (a redirect fails with a message naming where it pointed), so the key never
 reaches another origin. It is never stored on the client, logged, put in an exception,
 recorded in results or written to a cache: any copy of it in a server's answer (a server
-that echoes request headers) is replaced by ``<redacted>`` before the answer is used or
-quoted.
+that echoes request headers, as it is or written with JSON escapes) is replaced by
+``<redacted>`` before the answer is used or quoted.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ REDACTED = "<redacted>"
 # would rewrite captions that happen to contain them. Messages are always redacted.
 MIN_REDACTED_IN_ANSWERS = 8
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+_JSON_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
+_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 class HttpError(MugeEvalError):
@@ -113,8 +115,31 @@ def redact(text: str, secret: str | None) -> str:
     return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
 
 
+def _without_key(value: Any, key: str) -> Any:
+    """``value`` with ``key`` replaced in every string in it (nesting is bounded by parse_json)."""
+    if isinstance(value, str):
+        return value.replace(key, REDACTED)
+    if isinstance(value, list):
+        return [_without_key(item, key) for item in value]
+    if isinstance(value, dict):
+        return {_without_key(k, key): _without_key(v, key) for k, v in value.items()}
+    return value
+
+
+def _escaped_character(match: re.Match[str]) -> str:
+    if not match.group(1):
+        return _SIMPLE[match.group(2)]
+    code = int(match.group(1), 16)
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate cannot be printed
+
+
+def _unescaped(text: str) -> str:
+    """JSON string escapes resolved (``\\u0073k-...`` is the key too), for a quoted excerpt."""
+    return _JSON_ESCAPE.sub(_escaped_character, text)
+
+
 def _excerpt(body: bytes, secret: str | None) -> str:
-    text = redact(body[: BODY_EXCERPT * 8].decode("utf-8", errors="replace"), secret)
+    text = redact(_unescaped(body[: BODY_EXCERPT * 8].decode("utf-8", errors="replace")), secret)
     text = text.strip().replace("\n", " ")
     return text[:BODY_EXCERPT] + ("..." if len(text) > BODY_EXCERPT else "")
 
@@ -209,11 +234,15 @@ class JsonHttpClient:
         if key is not None and len(key) >= MIN_REDACTED_IN_ANSWERS:
             raw = redact(raw.decode("utf-8", errors="replace"), key).encode("utf-8")
         try:
-            return parse_json(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            value = parse_json(text)
         except (JsonProblem, UnicodeDecodeError) as exc:
             reason = exc.message if isinstance(exc, JsonProblem) else "not UTF-8"
             quoted = _excerpt(raw, key)
             raise HttpError(f"{method} {url} answered with invalid JSON ({reason}): {quoted}", status) from None
+        if key is not None and len(key) >= MIN_REDACTED_IN_ANSWERS and "\\" in text:
+            value = _without_key(value, key)  # a server may write the key with \u escapes
+        return value
 
     def request_json(self, method: str, path: str, payload: Any = None) -> Any:
         """One request with retries; the decoded JSON answer."""

@@ -95,8 +95,13 @@ def measured_metrics(results: Mapping[str, Any]) -> dict[str, float]:
     return metrics
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A free-form part of a results file (the schema leaves it open), or {} when it is not a mapping."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _measured_facts(results: Mapping[str, Any]) -> dict[str, Any]:
-    model = (results.get("model") or {}).get("protocol") or {}
+    model = _mapping(_mapping(results.get("model")).get("protocol"))
     facts = {key: model.get(key) for key in FACTS if key != "precision"}
     dtype, autocast = model.get("dtype"), model.get("autocast")
     facts["precision"] = None if dtype is None else (f"{dtype} weights, autocast {autocast}" if autocast else dtype)
@@ -112,7 +117,7 @@ def _published_facts(entry: PublishedResult) -> dict[str, Any]:
 
 def _split_differences(results: Mapping[str, Any], entry: PublishedResult) -> list[ProtocolDifference]:
     published = entry.protocol.get("split") or {}
-    loaded = (results.get("protocol") or {}).get("split") or {}
+    loaded = _mapping(_mapping(results.get("protocol")).get("split"))
     if not published:
         return [ProtocolDifference("split", _describe_loaded(loaded), None, NOT_STATED)]
     out = []

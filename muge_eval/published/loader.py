@@ -17,9 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from muge_eval.errors import InputError, Problem, UsageError
+from muge_eval.io.safe_yaml import read_yaml_file
 from muge_eval.published.records import (
     DIRECTION_SHORT,
     DIRECTIONS,
@@ -71,7 +70,7 @@ class _Checker:
         return str(value)
 
     def unknown(self, doc: Mapping[str, Any], allowed: set[str], file: str, where: str) -> None:
-        for name in sorted(set(doc) - allowed):
+        for name in sorted(set(map(str, doc)) - allowed):
             self.add(file, f"{where}.{name}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
 
     def mapping(self, doc: Any, allowed: set[str], file: str, where: str) -> bool:
@@ -84,10 +83,8 @@ class _Checker:
 
 
 def _read(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not a readable YAML file: {exc}")], "invalid published results") from exc
+    doc, _ = read_yaml_file(path, "published results")
+    return doc
 
 
 def _source(key: str, doc: Any, file: str, check: _Checker) -> Source | None:

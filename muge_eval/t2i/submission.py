@@ -149,6 +149,8 @@ def read_submission(path: Path, gold_ids: tuple[str, ...], size: tuple[int, int]
     if path.is_dir():
         entries: Mapping[str, int | str] = _read_dir(path, wanted, size, problems, seen)
         kind = "dir"
+    elif not path.is_file():  # a FIFO would block the read for ever
+        raise InputError([Problem(str(path), "submission is not a regular file or a folder")], "invalid submission")
     else:
         entries = _read_tsv(path, wanted, size, problems, seen)
         kind = "tsv"

@@ -27,6 +27,11 @@ def _text(value: Any) -> str:
     return text if len(text) <= MAX_FIELD_TEXT else text[: MAX_FIELD_TEXT - 1] + "…"
 
 
+def _items(value: Any) -> list[Any]:
+    """A record's list field, or nothing when it is not a list."""
+    return value if isinstance(value, list) else []
+
+
 def _id(value: Any) -> str | None:
     return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
@@ -51,8 +56,8 @@ class RetrievalGallery(GalleryHook):
     its top-5 text ids."""
 
     def view(self, sample: Mapping[str, Any], key_field: str | None) -> ItemView:
-        predicted = [i for p in list(sample.get("predicted") or []) if (i := _id(p)) is not None]
-        relevant = {i for r in list(sample.get("relevant") or []) if (i := _id(r)) is not None}
+        predicted = [i for p in _items(sample.get("predicted")) if (i := _id(p)) is not None]
+        relevant = {i for r in _items(sample.get("relevant")) if (i := _id(r)) is not None}
         first = next((rank for rank, p in enumerate(predicted[:10], 1) if p in relevant), None)
         fields = (("relevant items", str(len(relevant))), ("first relevant rank", str(first) if first else "—"))
         query = _id(sample.get("query_id")) or ""
@@ -76,7 +81,7 @@ class CaptionGallery(GalleryHook):
     def view(self, sample: Mapping[str, Any], key_field: str | None) -> ItemView:
         image = _id(sample.get("image_id")) or ""
         caption = sample.get("caption")
-        references = [r for r in list(sample.get("references") or []) if isinstance(r, str)]
+        references = [r for r in _items(sample.get("references")) if isinstance(r, str)]
         texts = (
             TextBlock("caption", (caption if isinstance(caption, str) else "—",)),
             TextBlock("references", tuple(references) or ("—",)),

@@ -23,11 +23,14 @@ MAX_SOURCE_PIXELS = 40_000_000
 
 def read_tsv_images(paths: Iterable[Path], wanted: set[str]) -> dict[str, bytes]:
     """The images of ``wanted`` ids found in ``id<TAB>base64`` files; a line that is not
-    one (a text TSV, bad base64) is skipped. Stops reading when every id is found."""
+    one (a text TSV, bad base64) is skipped, and so is anything but a regular file (a FIFO
+    would block the build). Stops reading when every id is found."""
     found: dict[str, bytes] = {}
     for path in paths:
         if len(found) == len(wanted):
             break
+        if not path.is_file():
+            continue
         try:
             with path.open(encoding="utf-8", errors="replace") as handle:
                 for line in handle:

@@ -27,6 +27,8 @@ from muge_eval.models.base import RetrievalAdapter
 from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy
 
 TEXT_INPUTS = ("input", "messages")
+# Integers beyond this do not convert to a float (OverflowError).
+MAX_FLOAT_INT = 2**1023
 
 
 def png_data_url(image: Image.Image) -> str:
@@ -35,18 +37,35 @@ def png_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _order(rows: list[Any], url: str) -> list[Any]:
+    """The rows in ``index`` order: the indices must be 0..n-1, each once (or all absent)."""
+    given = [row.get("index") if isinstance(row, dict) else None for row in rows]
+    if all(i is None for i in given):
+        return rows
+    indices = [i if type(i) is int else -1 for i in given]
+    if sorted(indices) != list(range(len(rows))):
+        shown = ", ".join(repr(i)[:20] for i in given[:8])
+        raise HttpError(f"{url} answered with embedding indices that are not 0..{len(rows) - 1}, each once: {shown}")
+    position = {index: n for n, index in enumerate(indices)}
+    return [rows[position[i]] for i in range(len(rows))]
+
+
 def embeddings_of(answer: Any, expected: int, url: str) -> list[list[float]]:
-    """The ``data[i].embedding`` vectors of an embeddings answer, in ``index`` order."""
+    """The ``data[i].embedding`` vectors of an embeddings answer, in ``index`` order; each
+    a list of numbers (not booleans) that fit a float, all of one length."""
     data = answer.get("data") if isinstance(answer, dict) else None
     if not isinstance(data, list) or len(data) != expected:
         count = len(data) if isinstance(data, list) else "no"
         raise HttpError(f"{url} answered with {count} embeddings for {expected} input(s)")
-    rows = sorted(data, key=lambda row: row.get("index", 0) if isinstance(row, dict) else 0)
-    vectors = []
-    for row in rows:
+    vectors: list[list[float]] = []
+    for row in _order(data, url):
         vector = row.get("embedding") if isinstance(row, dict) else None
-        if not isinstance(vector, list) or not vector or not all(isinstance(v, (int, float)) for v in vector):
+        if not isinstance(vector, list) or not vector or not all(type(v) in (int, float) for v in vector):
             raise HttpError(f"{url} answered with an embedding that is not a list of numbers")
+        if vectors and len(vector) != len(vectors[0]):
+            raise HttpError(f"{url} answered with embeddings of {len(vectors[0])} and {len(vector)} dimensions")
+        if any(type(v) is int and abs(v) > MAX_FLOAT_INT for v in vector):
+            raise HttpError(f"{url} answered with an embedding value too large for a float")
         vectors.append(vector)
     return vectors
 
