@@ -28,7 +28,7 @@ from muge_eval.caption.adapters.openai_chat import JPEG_QUALITY, image_data_url,
 from muge_eval.caption.cache import JsonlCache
 from muge_eval.errors import MugeEvalError, UsageError
 from muge_eval.io.safe_json import MAX_DEPTH, nested_deeper_than
-from muge_eval.models.http_client import JsonHttpClient, RetryPolicy, api_key_from_env, redact
+from muge_eval.models.http_client import JsonHttpClient, api_key_from_env, redact
 
 JUDGE_CACHE_VERSION = 1
 # How much of a judge's answer is searched for its JSON object.
@@ -196,12 +196,9 @@ class ChatJudge(Generic[Parsed]):
     ):
         self.settings = settings
         self.parse = parse
-        self.client = client or JsonHttpClient(
-            settings.base_url,
-            api_key_env=settings.api_key_env,
-            timeout_s=settings.timeout_s,
-            retry=RetryPolicy(max_retries=settings.max_retries, backoff_s=settings.backoff_s),
-            concurrency=settings.concurrency,
+        s = settings
+        self.client = client or JsonHttpClient.for_adapter(
+            s.base_url, s.api_key_env, s.timeout_s, s.max_retries, s.backoff_s, s.concurrency
         )
         self.repair = load_rubric("repair_zh.txt").text.strip()
 

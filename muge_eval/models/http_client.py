@@ -193,6 +193,19 @@ class JsonHttpClient:
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
 
+    @classmethod
+    def for_adapter(
+        cls, base_url: str, api_key_env: str, timeout_s: float, max_retries: int, backoff_s: float, concurrency: int
+    ) -> JsonHttpClient:
+        """The client an adapter's flat options describe (``--model-arg max_retries=...``)."""
+        return cls(
+            base_url,
+            api_key_env=api_key_env,
+            timeout_s=timeout_s,
+            retry=RetryPolicy(max_retries=max_retries, backoff_s=backoff_s),
+            concurrency=concurrency,
+        )
+
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/") if path else self.base_url
 

@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 
 from muge_eval.caption.adapters.base import CaptionAdapter
-from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy
+from muge_eval.models.http_client import HttpError, JsonHttpClient
 
 DEFAULT_PROMPT = "请用一句简洁的中文描述这张商品图片，像电商文案一样，不要超过30个字。"
 JPEG_QUALITY = 95
@@ -63,12 +63,8 @@ class OpenAIChatCaptioner(CaptionAdapter):
         self.system_prompt = system_prompt
         self.max_tokens = max_tokens
         self.temperature = temperature
-        self.client = JsonHttpClient(
-            base_url,
-            api_key_env=api_key_env,
-            timeout_s=timeout_s,
-            retry=RetryPolicy(max_retries=max_retries, backoff_s=backoff_s),
-            concurrency=concurrency,
+        self.client = JsonHttpClient.for_adapter(
+            base_url, api_key_env, timeout_s, max_retries, backoff_s, concurrency
         )
 
     def payload(self, image: Image.Image) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from PIL import Image
 
 from muge_eval.errors import UsageError
 from muge_eval.models.base import RetrievalAdapter
-from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy
+from muge_eval.models.http_client import HttpError, JsonHttpClient
 
 TEXT_INPUTS = ("input", "messages")
 # Integers beyond this do not convert to a float (OverflowError).
@@ -98,12 +98,8 @@ class OpenAIEmbeddings(RetrievalAdapter):
         self.image_prompt = image_prompt
         self.dimensions = dimensions
         self.batch_size = batch_size
-        self.client = JsonHttpClient(
-            base_url,
-            api_key_env=api_key_env,
-            timeout_s=timeout_s,
-            retry=RetryPolicy(max_retries=max_retries, backoff_s=backoff_s),
-            concurrency=concurrency,
+        self.client = JsonHttpClient.for_adapter(
+            base_url, api_key_env, timeout_s, max_retries, backoff_s, concurrency
         )
 
     def protocol(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from muge_eval.errors import UsageError
 from muge_eval.fingerprint import text_fingerprint
 from muge_eval.io.image_tsv import decode_base64
 from muge_eval.io.pixels import IMAGE_DECODE_ERRORS, decode_failure, decode_image
-from muge_eval.models.http_client import HttpError, JsonHttpClient, RetryPolicy, api_key_from_env
+from muge_eval.models.http_client import HttpError, JsonHttpClient, api_key_from_env
 from muge_eval.t2i.adapters.base import GeneratorAdapter
 
 
@@ -43,12 +43,8 @@ class OpenAIImagesGenerator(GeneratorAdapter):
         self.quality = quality
         self.send_seed = send_seed
         self.base_url = base_url
-        self.client = JsonHttpClient(
-            base_url,
-            api_key_env=api_key_env,
-            timeout_s=timeout_s,
-            retry=RetryPolicy(max_retries=max_retries, backoff_s=backoff_s),
-            concurrency=concurrency,
+        self.client = JsonHttpClient.for_adapter(
+            base_url, api_key_env, timeout_s, max_retries, backoff_s, concurrency
         )
 
     def fingerprint(self) -> str | None:
