@@ -48,6 +48,9 @@ class ExtraPool:
         return {"format": self.format, "images": len(self.image_ids), "fingerprint": self.fingerprint}
 
     def id_names(self) -> tuple[tuple[str, int, str], ...]:
+        """A directory's (kind, id, file) rows for ids.tsv; a TSV's ids are its own: none."""
+        if not self.names:
+            return ()
         return tuple(("image", i, name) for i, name in zip(self.image_ids, self.names, strict=True))
 
     def problem_for(self, problem: Problem, row: int) -> Problem:
@@ -78,7 +81,7 @@ def _from_tsv(path: Path, task_ids: Sequence[int], cache_dir: Path | None) -> Ex
     taken = set(task_ids)
     clashes = [(row, i) for row, i in enumerate(ids) if i in taken]
     if clashes:
-        lines = list(table.select(r for r, _ in clashes[:20])["line"])
+        lines = list(table.select([r for r, _ in clashes[:20]])["line"])
         problems = [
             Problem(str(path), f"image id {i} is already in the task's pool", line, "id")
             for (_, i), line in zip(clashes, lines, strict=False)
