@@ -4,7 +4,6 @@ distractors (``--pool-extra``) and with undecodable images left out."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
