@@ -23,11 +23,11 @@ from muge_eval.retrieval.data import RetrievalData, load_retrieval_data
 from muge_eval.retrieval.gold import GoldQueries, invert_gold
 from muge_eval.retrieval.pool import PoolPart, SearchPool, assemble_pool
 from muge_eval.retrieval.pool_extra import ExtraPool, load_pool_extra
-from muge_eval.retrieval.ranking import FloatMatrix, TopK, choose_backend, l2_normalize
+from muge_eval.retrieval.ranking import TopK, choose_backend, l2_normalize
 from muge_eval.retrieval.released_data import write_id_names
 from muge_eval.retrieval.released_layouts import SPLIT_OPTIONS
 from muge_eval.retrieval.schema import DIRECTION_FIELDS, TOP_K
-from muge_eval.retrieval.sharded import query_sharded_topk, sharded_topk
+from muge_eval.retrieval.sharded import FloatMatrix, query_sharded_topk, sharded_topk
 from muge_eval.retrieval.split_pin import SplitCheck, check_split
 from muge_eval.retrieval.submission import RetrievalSubmission, prediction_file_name, write_rankings_jsonl
 from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from muge_eval.distributed import DistContext, gather_arrays
-from muge_eval.retrieval.ranking import DEFAULT_BLOCK_ELEMENTS, TopK, exact_topk
+from muge_eval.retrieval.ranking import TopK, exact_topk
 
 FloatMatrix = npt.NDArray[np.float32]
 Positions = npt.NDArray[np.int64]
@@ -54,14 +54,16 @@ def shard_topk(
     k: int,
     backend: str,
     device: str = "cpu",
-    block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+    block_elements: int | None = None,
 ) -> TopK:
     """The top-``k`` of each query within ``shard``, as pool positions; a shard of fewer
     than ``k`` rows pads its lists with ``NO_ITEM`` at score -inf."""
     indices = np.full((len(queries), k), NO_ITEM, dtype=np.int64)
     scores = np.full((len(queries), k), -np.inf, dtype=np.float64)
     if len(shard.positions) and len(queries):
-        local = exact_topk(queries, shard.embeddings, k, backend, block_elements=block_elements, device=device)
+        # Only the public exact_topk API: its own block size unless one is asked for.
+        sizing = {} if block_elements is None else {"block_elements": block_elements}
+        local = exact_topk(queries, shard.embeddings, k, backend, device=device, **sizing)
         width = local.indices.shape[1]
         indices[:, :width] = shard.positions[local.indices]
         scores[:, :width] = local.scores
@@ -86,7 +88,7 @@ def sharded_topk(
     k: int,
     backend: str,
     device: str = "cpu",
-    block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+    block_elements: int | None = None,
 ) -> TopK | None:
     """The exact top-``k`` pool positions of every query over the shards of all ranks, on
     rank 0 (None on the others). Every rank passes the same queries."""
