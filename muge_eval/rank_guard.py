@@ -36,6 +36,8 @@ from muge_eval.io.atomic import describe_os_error
 
 # How often each rank looks for another rank's failure (seconds).
 WATCH_INTERVAL_S = 0.2
+# A store call that takes longer means the store is gone (seconds).
+STORE_TIMEOUT_S = 5.0
 # The exit code of a rank stopped because another failed.
 STOPPED_EXIT = 1
 # What gloo says when a peer process is gone.
@@ -75,6 +77,22 @@ def _is_collective_error(exc: BaseException) -> bool:
     return type(exc).__name__.startswith("Dist") or type(exc) is RuntimeError
 
 
+def _own_store(dist: Any) -> Any:
+    """A connection of the guard's own to the job's key-value store (torchrun's, at
+    ``MASTER_ADDR:MASTER_PORT``), so that the watcher never shares the process group's
+    connection (which ``destroy_process_group`` tears down) and its calls time out quickly;
+    the process group's store when there is no such address."""
+    from datetime import timedelta
+
+    host, port = os.environ.get("MASTER_ADDR"), os.environ.get("MASTER_PORT")
+    if host and port:
+        with suppress(Exception):
+            return dist.TCPStore(
+                host, int(port), is_master=False, timeout=timedelta(seconds=STORE_TIMEOUT_S), wait_for_workers=False
+            )
+    return dist.distributed_c10d._get_default_store()
+
+
 class RankGuard:
     """One guarded section of one rank: the store keys it shares with the other ranks, and
     the thread that watches them."""
@@ -87,12 +105,14 @@ class RankGuard:
         self._stop = threading.Event()
         # Held by whoever ends this process: the failing main thread or the watcher.
         self._ending = threading.Lock()
+        # One connection, used by the watcher and by fail() in turn.
+        self._store_lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="muge-eval-rank-guard", daemon=True)
 
     @classmethod
     def start(cls, ctx: DistContext) -> RankGuard:
         dist = ensure_group(ctx)
-        store = dist.distributed_c10d._get_default_store()
+        store = _own_store(dist)
         # Keys are per launch, restart and guarded section (every rank opens the same
         # sections in the same order, so their counts agree).
         launch = f"{os.environ.get('TORCHELASTIC_RUN_ID', 'run')}/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
@@ -104,7 +124,8 @@ class RankGuard:
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_INTERVAL_S):
             try:
-                failed = self.store.check([self.failed_key])
+                with self._store_lock:
+                    failed = self.store.check([self.failed_key])
             except Exception:  # the store is gone: the launcher is ending the job; it ends us too
                 return
             if failed and self._ending.acquire(blocking=False):
@@ -113,7 +134,9 @@ class RankGuard:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5 * WATCH_INTERVAL_S)
+        # Joined, not left running: a daemon thread inside a store call when the interpreter
+        # exits aborts the process (C++ frames cannot be unwound by pthread_exit).
+        self._thread.join(timeout=2 * STORE_TIMEOUT_S)
 
     def fail(self, exc: BaseException) -> NoReturn:
         """Report ``exc`` unless another rank already reported its failure, tell the other
@@ -121,13 +144,14 @@ class RankGuard:
         self._ending.acquire()
         message, code = describe_failure(exc, self.ctx)
         try:
-            first = int(self.store.add(self.claim_key, 1)) == 1
+            with self._store_lock:
+                first = int(self.store.add(self.claim_key, 1)) == 1
         except Exception:  # no store: better reported twice than never
             first = True
         if first:
             _flush()
             sys.stderr.write(message.rstrip("\n") + "\n")
-        with suppress(Exception):
+        with suppress(Exception), self._store_lock:
             self.store.set(self.failed_key, str(self.ctx.rank))
         _flush()
         os._exit(code)
