@@ -26,6 +26,7 @@ from muge_eval.models.factory import ModelRequest, build_adapter
 from muge_eval.naming import safe_name
 from muge_eval.plugins import Registries
 from muge_eval.progress import Progress
+from muge_eval.rank_guard import fail_fast
 from muge_eval.results import build_results, read_results, write_results
 from muge_eval.specs import RunConfig, TaskOutcome
 from muge_eval.tasktypes.base import TaskType
@@ -57,23 +58,25 @@ def evaluate_task(
     registries: Registries, task: TaskType, request: ModelRequest, config: RunConfig, progress: Progress
 ) -> tuple[TaskOutcome, dict[str, Any], RunConfig]:
     """Check, build the model, run. Returns the outcome (empty on a worker rank of a
-    multi-process run), the model's results record and the effective run config."""
-    task.check_ready(config)  # fails before any model is loaded
-    # The run's seed, device and data directory, and what the task offers (caption: the
-    # card's instruction), go to adapter arguments of those names.
-    defaults = {
-        "seed": config.seed,
-        "device": config.device,
-        "data_dir": task.data_dir(config.data_dir),
-        **task.adapter_defaults(),
-    }
-    model, record = build_adapter(registries, request, task.capability, task.adapter_protocols, defaults)
-    config = resolve_batch_size(config, model)
-    started = time.perf_counter()
-    try:
+    multi-process run), the model's results record and the effective run config.
+
+    Under ``torchrun`` a failure on any rank ends every rank, reported once
+    (``rank_guard.fail_fast``): the process exits rather than raising."""
+    with fail_fast():
+        task.check_ready(config)  # fails before any model is loaded
+        # The run's seed, device and data directory, and what the task offers (caption:
+        # the card's instruction), go to adapter arguments of those names.
+        defaults = {
+            "seed": config.seed,
+            "device": config.device,
+            "data_dir": task.data_dir(config.data_dir),
+            **task.adapter_defaults(),
+        }
+        model, record = build_adapter(registries, request, task.capability, task.adapter_protocols, defaults)
+        config = resolve_batch_size(config, model)
+        started = time.perf_counter()
         outcome = task.evaluate(model, config, progress)
-    finally:
-        distributed.shutdown()
+    distributed.shutdown()
     timings = {**outcome.timings, "total_s": time.perf_counter() - started}
     return dataclasses.replace(outcome, timings=timings), record, config
 

@@ -157,6 +157,7 @@ def run_command(
     from muge_eval.models.args import parse_key_values
     from muge_eval.models.factory import ModelRequest
     from muge_eval.progress import Progress
+    from muge_eval.rank_guard import fail_fast
     from muge_eval.regress.tolerance import parse_tolerances
     from muge_eval.runner import default_output_dir
     from muge_eval.specs import RunConfig
@@ -204,39 +205,42 @@ def run_command(
         )
         for task in tasks
     ]
-    for task, config in zip(tasks, configs, strict=True):
-        task.check_ready(config)  # every task's data and options, before the first model loads
-    finished = []
-    for task, config in zip(tasks, configs, strict=True):
-        if output_dir is None:
-            out = default_output_dir(task, request, config)
-        else:
-            out = output_dir if len(tasks) == 1 else output_dir / task.card.name
-        artifacts = evaluate_with_samples(
-            task,
-            request.model,
-            model_args=request.args,
-            model_name=request.display_name,
-            split=config.split,
-            data_dir=config.data_dir,
-            batch_size=config.batch_size,
-            limit=config.limit,
-            seed=config.seed,
-            device=config.device,
-            output_dir=out,
-            log_samples=config.log_samples,
-            cache_dir=config.cache_dir,
-            num_workers=config.num_workers,
-            skip_bad_images=config.skip_bad_images,
-            use_embedding_cache=config.use_embedding_cache,
-            chunk_size=config.chunk_size,
-            quiet=progress.quiet,
-            registries=registries,
-        )
-        if not artifacts.document:  # a worker rank of torchrun: rank 0 reports
-            return
-        report_run(artifacts, type(task).item_key)
-        finished.append(artifacts)
+    # Under torchrun, a failure on any rank (here or in a task's run) stops every rank and
+    # is printed once.
+    with fail_fast():
+        for task, config in zip(tasks, configs, strict=True):
+            task.check_ready(config)  # every task's data and options, before the first model loads
+        finished = []
+        for task, config in zip(tasks, configs, strict=True):
+            if output_dir is None:
+                out = default_output_dir(task, request, config)
+            else:
+                out = output_dir if len(tasks) == 1 else output_dir / task.card.name
+            artifacts = evaluate_with_samples(
+                task,
+                request.model,
+                model_args=request.args,
+                model_name=request.display_name,
+                split=config.split,
+                data_dir=config.data_dir,
+                batch_size=config.batch_size,
+                limit=config.limit,
+                seed=config.seed,
+                device=config.device,
+                output_dir=out,
+                log_samples=config.log_samples,
+                cache_dir=config.cache_dir,
+                num_workers=config.num_workers,
+                skip_bad_images=config.skip_bad_images,
+                use_embedding_cache=config.use_embedding_cache,
+                chunk_size=config.chunk_size,
+                quiet=progress.quiet,
+                registries=registries,
+            )
+            if not artifacts.document:  # a worker rank of torchrun: rank 0 reports
+                return
+            report_run(artifacts, type(task).item_key)
+            finished.append(artifacts)
     if len(finished) > 1:
         report_summary(finished)
     if expected is not None:

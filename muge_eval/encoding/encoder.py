@@ -5,7 +5,8 @@ resumable, and shared across ``torchrun`` ranks. Every task type that embeds use
 Rows are split into chunks of whole batches. Each chunk is encoded by rank
 ``chunk % world_size``, stored in the embedding cache when the model allows it, and
 gathered on rank 0 in chunk order, so batch boundaries (and so the numbers) are the same
-for any number of processes and for a resumed run. Adapters with an ``image_transform``
+for any number of processes and for a resumed run. A set searched in shards
+(``images_local``) is not gathered: each rank keeps the chunks it encoded. Adapters with an ``image_transform``
 get their pixels from parallel decoding workers; the others (``random``, ``features``)
 get lazily decoded images and may never decode any.
 """
@@ -23,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from muge_eval.cache import cache_dir
-from muge_eval.distributed import all_max, context, gather_rows
+from muge_eval.distributed import all_max, context, gather_arrays
 from muge_eval.encoding.cache import Chunk, EmbeddingCache
 from muge_eval.encoding.images import ImageRows
 from muge_eval.encoding.plan import ChunkPlan
@@ -64,6 +65,17 @@ class Encoded:
 
     embeddings: FloatMatrix
     ok: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class LocalEncoded:
+    """One rank's share of a set, never gathered: the rows of the chunks it owns (every
+    row in a single process), their ``positions`` in the set (ascending), unnormalised
+    embeddings and which rows encoded."""
+
+    embeddings: FloatMatrix
+    ok: npt.NDArray[np.bool_]
+    positions: npt.NDArray[np.int64]
 
 
 def check_embeddings(array: Any, rows: int, what: str, dim: int | None) -> FloatMatrix:
@@ -129,13 +141,15 @@ class Encoder:
         return EmbeddingCache(self.settings.cache_dir, key)
 
     # --- the chunk loop ------------------------------------------------------------
-    def _run(
+    def _encode_owned(
         self,
         kind: str,
         ids: Sequence[int | str],
         encode_missing: Callable[[ChunkPlan, list[int]], Iterator[tuple[int, Chunk]]],
-        extra: Mapping[str, Any] | None = None,
-    ) -> Encoded | None:
+        extra: Mapping[str, Any] | None,
+    ) -> tuple[ChunkPlan, list[int], dict[int, Chunk], int]:
+        """This rank's chunks, from the cache or encoded: (plan, owned chunk indices, the
+        chunks by index, the embedding width agreed by every rank)."""
         plan = ChunkPlan.build(len(ids), self.batch_size, self.settings.chunk_rows)
         cache = self._cache(kind, ids, plan, extra or {})
         chunks = plan.chunks()
@@ -157,14 +171,25 @@ class Encoder:
         dim = all_max(self.ctx, max((c.embeddings.shape[1] for c in done.values()), default=0))
         if any(c.embeddings.shape[1] != dim for c in done.values()):
             raise UsageError(f"model returned {kind} embeddings of different dimensions across chunks")
+        return plan, owned, done, dim
+
+    def _run(
+        self,
+        kind: str,
+        ids: Sequence[int | str],
+        encode_missing: Callable[[ChunkPlan, list[int]], Iterator[tuple[int, Chunk]]],
+        extra: Mapping[str, Any] | None = None,
+        everywhere: bool = False,
+    ) -> Encoded | None:
+        plan, owned, done, dim = self._encode_owned(kind, ids, encode_missing, extra)
         local = [np.column_stack([done[i].embeddings, done[i].ok.astype(np.float32)]) for i in owned]
         packed = np.concatenate(local) if local else np.zeros((0, dim + 1), dtype=np.float32)
-        parts = gather_rows(self.ctx, packed, [plan.rows_of_rank(self.ctx, r) for r in range(self.ctx.world_size)])
+        parts = gather_arrays(self.ctx, packed, everywhere)
         if parts is None:
             return None
         offsets = [0] * self.ctx.world_size
         ordered = []
-        for index, (start, stop) in enumerate(chunks):
+        for index, (start, stop) in enumerate(plan.chunks()):
             rank = index % self.ctx.world_size
             ordered.append(parts[rank][offsets[rank] : offsets[rank] + stop - start])
             offsets[rank] += stop - start
@@ -177,10 +202,16 @@ class Encoder:
 
     # --- texts ---------------------------------------------------------------------
     def texts(
-        self, kind: str, ids: Sequence[int | str], texts: Sequence[str], extra: Mapping[str, Any] | None = None
+        self,
+        kind: str,
+        ids: Sequence[int | str],
+        texts: Sequence[str],
+        extra: Mapping[str, Any] | None = None,
+        everywhere: bool = False,
     ) -> Encoded | None:
-        """Embeddings of ``texts`` (one per id) on rank 0; None on the other ranks.
-        ``extra`` adds to the cache key what else names this set."""
+        """Embeddings of ``texts`` (one per id) on rank 0 (on every rank with
+        ``everywhere``); None on the other ranks. ``extra`` adds to the cache key what else
+        names this set."""
 
         def encode_missing(plan: ChunkPlan, missing: list[int]) -> Iterator[tuple[int, Chunk]]:
             chunks = plan.chunks()
@@ -197,7 +228,7 @@ class Encoder:
                     rows = np.concatenate(parts)
                     yield index, Chunk(rows, np.ones(len(rows), dtype=np.bool_))
 
-        return self._run(kind, ids, encode_missing, extra)
+        return self._run(kind, ids, encode_missing, extra, everywhere)
 
     # --- images --------------------------------------------------------------------
     def images(self, kind: str, rows: ImageRows, extra: Mapping[str, Any] | None = None) -> Encoded | None:
@@ -205,6 +236,21 @@ class Encoder:
         cannot be decoded are zeros and not ``ok`` on the pixel path."""
         finder = self._pixel_chunks if self.transform is not None else self._lazy_chunks
         return self._run(kind, list(rows.ids), functools.partial(finder, rows, kind), extra)
+
+    def images_local(self, kind: str, rows: ImageRows, extra: Mapping[str, Any] | None = None) -> LocalEncoded:
+        """This rank's share of the image rows (its chunks), kept where it is: a pool
+        searched in shards never has all its embeddings in one process."""
+        finder = self._pixel_chunks if self.transform is not None else self._lazy_chunks
+        plan, owned, done, dim = self._encode_owned(kind, list(rows.ids), functools.partial(finder, rows, kind), extra)
+        chunks = plan.chunks()
+        if not owned:
+            empty = np.zeros(0, dtype=np.int64)
+            return LocalEncoded(np.zeros((0, dim), dtype=np.float32), np.zeros(0, dtype=np.bool_), empty)
+        return LocalEncoded(
+            np.concatenate([done[i].embeddings for i in owned]).astype(np.float32, copy=False),
+            np.concatenate([done[i].ok for i in owned]),
+            np.concatenate([np.arange(*chunks[i], dtype=np.int64) for i in owned]),
+        )
 
     def _lazy_chunks(
         self, rows: ImageRows, kind: str, plan: ChunkPlan, missing: list[int]

@@ -9,6 +9,8 @@ from muge_eval.specs import DatasetInfo
 
 TEXTS = "texts"
 IMAGES = "images"
+# Distractor images (--pool-extra), cached under their own content.
+POOL_EXTRA = "pool_extra"
 
 
 def embedding_identity(info: DatasetInfo) -> dict[str, Any]:

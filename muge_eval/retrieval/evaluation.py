@@ -1,5 +1,6 @@
-"""Running a model on a retrieval split: load the data, encode it with the shared
-encoder, rank exactly, and score the rankings with the task's own scorer."""
+"""Running a model on a retrieval split: load the data (and any distractors), encode it
+with the shared encoder, rank exactly (across ranks under ``torchrun``: ``sharded``), and
+score the rankings with the task's own scorer."""
 
 from __future__ import annotations
 
@@ -9,20 +10,24 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
-from muge_eval.encoding.encoder import Encoded, Encoder, bad_image_problems, settings_for
+from muge_eval.distributed import DistContext, context
+from muge_eval.encoding.encoder import Encoder, settings_for
 from muge_eval.encoding.images import TableImageRows
 from muge_eval.errors import InputError, Problem, UsageError
+from muge_eval.fingerprint import text_fingerprint
 from muge_eval.models.base import RetrievalAdapter
 from muge_eval.progress import Progress
-from muge_eval.retrieval.cache import IMAGES, TEXTS, embedding_identity
+from muge_eval.retrieval.cache import IMAGES, POOL_EXTRA, TEXTS, embedding_identity
 from muge_eval.retrieval.data import RetrievalData, load_retrieval_data
 from muge_eval.retrieval.gold import GoldQueries, invert_gold
-from muge_eval.retrieval.ranking import choose_backend, exact_topk, l2_normalize
+from muge_eval.retrieval.pool import PoolPart, SearchPool, assemble_pool
+from muge_eval.retrieval.pool_extra import ExtraPool, load_pool_extra
+from muge_eval.retrieval.ranking import TopK, choose_backend, l2_normalize
 from muge_eval.retrieval.released_data import write_id_names
 from muge_eval.retrieval.released_layouts import SPLIT_OPTIONS
 from muge_eval.retrieval.schema import DIRECTION_FIELDS, TOP_K
+from muge_eval.retrieval.sharded import FloatMatrix, query_sharded_topk, sharded_topk
 from muge_eval.retrieval.split_pin import SplitCheck, check_split
 from muge_eval.retrieval.submission import RetrievalSubmission, prediction_file_name, write_rankings_jsonl
 from muge_eval.specs import DatasetInfo, PredictionFile, RunConfig, TaskOutcome
@@ -36,25 +41,64 @@ def worker_outcome(info: DatasetInfo) -> TaskOutcome:
     return TaskOutcome(dataset=info, metrics={}, protocol={}, notes=("worker rank",))
 
 
-def drop_bad_images(
-    data: RetrievalData, rows: TableImageRows, encoded: Encoded, model: RetrievalAdapter, config: RunConfig
-) -> tuple[RetrievalData, npt.NDArray[np.float32], tuple[str, ...]]:
-    """Fail on undecodable images with their list, or leave them out of the pool."""
-    bad = np.nonzero(~encoded.ok)[0]
-    if not len(bad):
-        return data, l2_normalize(encoded.embeddings), ()
-    problems = bad_image_problems(rows, [int(r) for r in bad], model.image_transform())
-    if not config.skip_bad_images:
-        raise InputError(problems, f"{len(bad)} image(s) cannot be decoded (pass --skip-bad-images to go on)")
-    keep = encoded.ok
-    kept_ids = tuple(i for i, ok in zip(data.image_ids, keep, strict=True) if ok)
-    if len(kept_ids) < TOP_K:
-        raise InputError(problems, f"only {len(kept_ids)} images decode, fewer than {TOP_K}")
-    info = dataclasses.replace(data.info, num_items={**data.info.num_items, "bad_images": len(bad)})
-    skipped = ", ".join(f"{p.message} (line {p.line})" for p in problems)
-    note = f"{len(bad)} image(s) could not be decoded and were left out of the pool: {skipped}"
-    data = dataclasses.replace(data, image_ids=kept_ids, info=info)
-    return data, l2_normalize(encoded.embeddings[keep]), (note,)
+def skipped_images(data: RetrievalData, pool: SearchPool) -> tuple[RetrievalData, tuple[str, ...]]:
+    """The data with the pool's undecodable images left out, and a note naming them."""
+    if not pool.skipped:
+        return data, ()
+    kept = pool.kept
+    info = dataclasses.replace(data.info, num_items={**data.info.num_items, "bad_images": len(pool.skipped)})
+    skipped = ", ".join(f"{p.message} (line {p.line})" if p.line else f"{p.message} ({p.file})" for p in pool.problems)
+    note = f"{len(pool.skipped)} image(s) could not be decoded and were left out of the pool: {skipped}"
+    return dataclasses.replace(data, image_ids=tuple(i for i in data.image_ids if i in kept), info=info), (note,)
+
+
+def with_pool_extra(data: RetrievalData, extra: ExtraPool | None) -> RetrievalData:
+    """The data's record naming the distractors too: their count, file and content."""
+    if extra is None:
+        return data
+    info = dataclasses.replace(
+        data.info,
+        fingerprint=text_fingerprint(data.info.fingerprint, "pool_extra", extra.fingerprint),
+        num_items={**data.info.num_items, "pool_extra_images": len(extra.image_ids)},
+        files=(*data.info.files, extra.path.name),
+    )
+    return dataclasses.replace(data, info=info, id_names=data.id_names + extra.id_names())
+
+
+def encode_pool(
+    model: RetrievalAdapter, config: RunConfig, encoder: Encoder, data: RetrievalData, extra: ExtraPool | None
+) -> SearchPool:
+    """The task's images, then the distractors, each rank keeping the chunks it encoded."""
+    rows = TableImageRows(data.images, data.image_ids, data.images_source)
+    parts = [PoolPart(rows, data.image_ids, encoder.images_local(IMAGES, rows))]
+    if extra is not None:
+        # Cached under the distractors' own content, so any task (or run) reuses them.
+        extra_encoder = Encoder(model, encoder.settings, encoder.progress, {"pool_extra": extra.fingerprint})
+        extra_rows = extra.rows()
+        parts.append(
+            PoolPart(extra_rows, extra.image_ids, extra_encoder.images_local(POOL_EXTRA, extra_rows), extra.problem_for)
+        )
+        extra_encoder.report()
+        for name, seconds in extra_encoder.timings.items():
+            encoder.timings[name] = encoder.timings.get(name, 0.0) + seconds
+    return assemble_pool(encoder.ctx, parts, model.image_transform(), config.skip_bad_images)
+
+
+def image_queries(
+    ctx: DistContext, pool: SearchPool, query_ids: Sequence[int], texts_emb: FloatMatrix, backend: str, device: str
+) -> TopK | None:
+    """image_to_text: every rank ranks the texts for the query images it holds; rank 0
+    gets the rankings in ``query_ids`` order (None on the others)."""
+    wanted = np.isin(np.asarray(pool.ids, dtype=np.int64)[pool.shard.positions], np.asarray(query_ids, dtype=np.int64))
+    found = query_sharded_topk(
+        ctx, pool.shard.embeddings[wanted], pool.shard.positions[wanted], texts_emb, TOP_K, backend, device
+    )
+    if found is None:
+        return None
+    positions, result = found
+    row_of = {pool.ids[int(p)]: r for r, p in enumerate(positions)}
+    order = [row_of[q] for q in query_ids]
+    return TopK(result.indices[order], result.scores[order])
 
 
 def pinned_split_check(task: RetrievalTask, data: RetrievalData, split: str) -> SplitCheck:
@@ -81,42 +125,37 @@ def limited_gold(gold: GoldQueries, limit: int | None) -> GoldQueries:
 def evaluate_model(task: RetrievalTask, model: Any, config: RunConfig, progress: Progress) -> TaskOutcome:
     assert isinstance(model, RetrievalAdapter)
     started = time.perf_counter()
+    ctx = context()
     data = load_retrieval_data(task.card, config.split, task.data_dir(config.data_dir), config.cache_dir, task.settings)
     split_check = pinned_split_check(task, data, config.split)
     gold = limited_gold(data.gold, config.limit)
-    if len(data.image_ids) < TOP_K:
-        raise InputError([Problem(data.info.source, f"the pool has {len(data.image_ids)} images, fewer than {TOP_K}")])
+    extra_path = task.settings.get("pool_extra")
+    extra = None if extra_path is None else load_pool_extra(extra_path, data.image_ids, config.cache_dir)
+    pool_size = len(data.image_ids) + (0 if extra is None else len(extra.image_ids))
+    if pool_size < TOP_K:
+        raise InputError([Problem(data.info.source, f"the pool has {pool_size} images, fewer than {TOP_K}")])
     timings = {"load_s": time.perf_counter() - started}
     started = time.perf_counter()
     encoder = Encoder(model, settings_for(config), progress, embedding_identity(data.info))
-    rows = TableImageRows(data.images, data.image_ids, data.images_source)
-    texts = encoder.texts(TEXTS, gold.ids, [gold.texts[q] for q in gold.ids])
-    images = encoder.images(IMAGES, rows)
+    # Every rank ranks, so every rank has the texts; the images stay where they were encoded.
+    texts = encoder.texts(TEXTS, gold.ids, [gold.texts[q] for q in gold.ids], everywhere=True)
+    assert texts is not None
+    pool = encode_pool(model, config, encoder, data, extra)
     encoder.report()
-    if texts is None or images is None:  # a worker rank of a multi-process run: rank 0 ranks and writes
-        return worker_outcome(data.info)
     timings.update(encoder.timings)
     timings["encode_s"] = time.perf_counter() - started
-    encoded_ids = data.image_ids
-    data, images_emb, bad_notes = drop_bad_images(data, rows, images, model, config)
+    data, bad_notes = skipped_images(with_pool_extra(data, extra), pool)
     texts_emb = l2_normalize(texts.embeddings)
     backend, device = choose_backend(task.settings["backend"], model.topk_device)
-    metrics: dict[str, float] = {}
-    samples: list[Mapping[str, Any]] = []
-    predictions: list[PredictionFile] = []
     notes: list[str] = list(bad_notes)
-    if split_check.differences:
-        notes.append(f"this {config.split} split is not the card's pinned one: {'; '.join(split_check.differences)}")
-    if data.id_names:
-        predictions.append(PredictionFile("ids.tsv", "ids", write_id_names(data.id_names)))
+    if ctx.active:
+        notes.append(f"the pool was searched in {ctx.world_size} shards, one per rank (exact: one process's answer)")
+    ranked: list[tuple[str, Sequence[int], TopK | None, Sequence[int], GoldQueries | None]] = []
     for direction in task.run_directions:
         started = time.perf_counter()
-        fields = DIRECTION_FIELDS[direction]
         if direction == "text_to_image":
-            query_ids: Sequence[int] = gold.ids
-            result = exact_topk(texts_emb, images_emb, TOP_K, backend, device=device)
-            targets: Sequence[int] = data.image_ids
-            direction_gold: GoldQueries | None = gold if gold.has_answers else None
+            result = sharded_topk(ctx, texts_emb, pool.shard, TOP_K, backend, device)
+            ranked.append((direction, gold.ids, result, pool.ids, gold if gold.has_answers else None))
         else:
             if not gold.has_answers:
                 notes.append("image_to_text needs the texts' image_ids; skipped on this split")
@@ -126,24 +165,34 @@ def evaluate_model(task: RetrievalTask, model: Any, config: RunConfig, progress:
             # With --limit, the image queries are those relevant to the kept texts, and
             # the pool is the kept texts.
             direction_gold = invert_gold(gold, data.image_ids)
-            query_ids = direction_gold.ids
-            image_row = {i: r for r, i in enumerate(data.image_ids)}
-            query_emb = images_emb[[image_row[q] for q in query_ids if q in image_row]]
-            if len(query_emb) != len(query_ids):
+            if any(q not in pool.kept for q in direction_gold.ids):
                 raise InputError([Problem(gold.file, "some texts name images that are not in the pool")])
-            result = exact_topk(query_emb, texts_emb, TOP_K, backend, device=device)
-            targets = gold.ids
-        rankings = {q: tuple(int(targets[j]) for j in row) for q, row in zip(query_ids, result.indices, strict=True)}
+            result = image_queries(ctx, pool, direction_gold.ids, texts_emb, backend, device)
+            ranked.append((direction, direction_gold.ids, result, gold.ids, direction_gold))
         timings[f"rank_{direction}_s"] = time.perf_counter() - started
+    if not ctx.is_main:  # a worker rank of a multi-process run: rank 0 scores and writes
+        return worker_outcome(data.info)
+    metrics: dict[str, float] = {}
+    samples: list[Mapping[str, Any]] = []
+    predictions: list[PredictionFile] = []
+    if split_check.differences:
+        notes.append(f"this {config.split} split is not the card's pinned one: {'; '.join(split_check.differences)}")
+    if data.id_names:
+        predictions.append(PredictionFile("ids.tsv", "ids", write_id_names(data.id_names)))
+    for direction, query_ids, result, targets, scored_gold in ranked:
+        assert result is not None
+        rankings = {q: tuple(int(targets[j]) for j in row) for q, row in zip(query_ids, result.indices, strict=True)}
         predictions.append(
             PredictionFile(
-                prediction_file_name(direction), direction, write_rankings_jsonl(rankings, fields, task._spelling())
+                prediction_file_name(direction),
+                direction,
+                write_rankings_jsonl(rankings, DIRECTION_FIELDS[direction], task._spelling()),
             )
         )
-        if direction_gold is None:
+        if scored_gold is None:
             notes.append(f"{config.split} has no answers: predictions written, not scored")
             continue
-        outcome = task._score(direction_gold, RetrievalSubmission("<run>", direction, rankings, 0))
+        outcome = task._score(scored_gold, RetrievalSubmission("<run>", direction, rankings, 0))
         metrics.update(outcome.metrics)
         samples.extend(
             {**s, "query_text": gold.texts[s["query_id"]]} if direction == "text_to_image" else s
@@ -151,8 +200,10 @@ def evaluate_model(task: RetrievalTask, model: Any, config: RunConfig, progress:
         )
     protocol = {**task.protocol(backend), "directions": list(task.run_directions), "split": split_check.recorded()}
     protocol["split"]["options"] = split_options(task)
+    if extra is not None:
+        protocol["pool_extra"] = extra.protocol()
     if config.skip_bad_images:
-        protocol["skipped_images"] = [i for i, ok in zip(encoded_ids, images.ok, strict=True) if not ok]
+        protocol["skipped_images"] = list(pool.skipped)
     return TaskOutcome(
         dataset=data.info,
         metrics=metrics,

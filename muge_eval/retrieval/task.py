@@ -28,7 +28,7 @@ from muge_eval.retrieval.submission import (
 )
 from muge_eval.specs import DatasetInfo, RunConfig, TaskOutcome
 from muge_eval.tasktypes.base import SubmissionFormat, TaskType
-from muge_eval.tasktypes.options import TaskOption, as_positive_int, as_str, one_of
+from muge_eval.tasktypes.options import TaskOption, as_path, as_positive_int, as_str, one_of
 
 TIE_RULE = "score descending, then pool position ascending"
 RECALL_RULE = "official MUGE rules: a query hits at k when any relevant id is in its first k predictions"
@@ -60,6 +60,14 @@ class RetrievalTask(TaskType):
         TaskOption("language", "xm3600 / xtd10: the caption language", as_str, default="zh"),
         TaskOption("captions", "xm3600: all of an image's captions, or the first", one_of("all", "first"), "all"),
         TaskOption("annotations", "image-caption-tsv: the annotation file name", as_str),
+        TaskOption(
+            "pool_extra",
+            "distractor images added to the pool (never relevant): a MUGE-layout TSV (id<TAB>base64)"
+            " or a directory of image files; recorded in the protocol and the dataset fingerprint",
+            as_path,
+            flag="--pool-extra",
+            card=False,
+        ),
     )
     run_features = frozenset({"decode_workers", "skip_bad_images", "embedding_cache"})
     submission_formats = (
@@ -188,6 +196,10 @@ class RetrievalTask(TaskType):
     def check_ready(self, config: RunConfig) -> None:
         super().check_ready(config)
         choose_backend(self.settings["backend"])  # faiss asked for but not installed: fail now
+        if self.settings.get("pool_extra") is not None:
+            from muge_eval.retrieval.pool_extra import check_pool_extra  # PIL: only when a model runs
+
+            check_pool_extra(self.settings["pool_extra"])
         if self.card.data.source == "local":
             directory = self.require_data_dir(config.data_dir)
             if released_format(self.card, directory, config.split):
