@@ -82,11 +82,11 @@ def worker(cores: int, work: Path, repeats: int) -> None:
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
     import torch
     from bench_env import best_of
-    from muge_eval.retrieval.adapters.hf_chinese_clip import HFChineseCLIP
 
     from muge_eval.data.image_table import image_table_from_tsv
     from muge_eval.data.loader import default_workers
     from muge_eval.io.image_tsv import iter_image_tsv
+    from muge_eval.retrieval.adapters.hf_chinese_clip import HFChineseCLIP
 
     tsv = work / "data" / "MR_valid_imgs.tsv"
     table = image_table_from_tsv(tsv, "int", "benchmark", work / "datasets-cache")
