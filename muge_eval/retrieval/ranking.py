@@ -95,8 +95,8 @@ def choose_backend(requested: str, topk_device: str = "cpu") -> tuple[str, str]:
     """(backend, device): ``auto`` is torch on the model's GPU when it has one, else numpy.
     A backend asked for by name must be installed.
 
-    Not faiss: measured on the CPU (benchmarks/README.md), the numpy path runs within a
-    few percent of the float32 matrix multiply with numpy's own BLAS, while faiss is no
+    Not faiss: measured on the CPU (benchmarks/README.md), the numpy path costs 1.16-1.22x
+    the float32 matrix multiply with numpy's own BLAS, within a few percent of faiss, which is no
     faster when its bundled OpenBLAS picks a good kernel and about 5x slower when that
     OpenBLAS (0.3.15 in faiss-cpu 1.15) does not know the CPU: on an AMD EPYC (Zen 5) it
     runs its "Barcelona" kernel unless OPENBLAS_CORETYPE is set.
