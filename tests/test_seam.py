@@ -268,3 +268,36 @@ def test_the_features_adapter_finds_relative_files_in_the_data_dir(
 
     with pytest.raises(InputError, match=f"looked in {tmp_path} and in {data}"):
         PrecomputedFeatures(Path("nope.jsonl"), Path("txt.jsonl"), data_dir=data)
+
+
+class _PixelsWithoutEncoder:
+    """Duck-typed: gives a transform for the decoding workers but cannot take pixels."""
+
+    def encode_texts(self, texts: list[str]) -> object:
+        raise AssertionError("not reached")
+
+    def encode_images(self, images: list[object]) -> object:
+        raise AssertionError("not reached")
+
+    def image_transform(self) -> object:
+        from muge_eval.data.image_transform import ImageTransform
+
+        return ImageTransform(32)
+
+
+def test_a_transform_without_encode_pixels_is_refused_before_any_work() -> None:
+    from muge_eval.errors import UsageError
+    from muge_eval.models.base import RETRIEVAL, RetrievalAdapter, as_adapter
+
+    class Subclassed(RetrievalAdapter):
+        encode_texts = _PixelsWithoutEncoder.encode_texts  # type: ignore[assignment]
+        encode_images = _PixelsWithoutEncoder.encode_images  # type: ignore[assignment]
+        image_transform = _PixelsWithoutEncoder.image_transform  # type: ignore[assignment]
+
+    for model in (_PixelsWithoutEncoder(), Subclassed()):
+        message = f"{type(model).__name__} declares an image_transform but no encode_pixels"
+        with pytest.raises(UsageError, match=message):
+            as_adapter(model, [RetrievalAdapter], RETRIEVAL)
+    plain = as_adapter(type("Plain", (), dict(vars(_PixelsWithoutEncoder), image_transform=lambda self: None))(),
+                       [RetrievalAdapter], RETRIEVAL)  # fmt: skip
+    assert isinstance(plain, RetrievalAdapter)

@@ -37,6 +37,9 @@ CAPTION = "caption"
 GENERATION = "generation"
 
 
+_PIXELS_WITHOUT_ENCODER = "{name} declares an image_transform but no encode_pixels: define both or neither"
+
+
 class ModelAdapter(ABC):  # noqa: B024 - the shared contract; each protocol adds its abstract methods
     """Base of all adapters: the hooks every adapter has, with their defaults."""
 
@@ -118,8 +121,11 @@ class RetrievalAdapter(ModelAdapter):
         return None
 
     def encode_pixels(self, pixels: Any) -> npt.NDArray[np.float32]:
-        """uint8 ``(n, r, r, 3)`` pixels from the decoding workers -> (n, d) float32."""
-        raise NotImplementedError(f"{type(self).__name__} declares an image_transform but no encode_pixels")
+        """uint8 ``(n, r, r, 3)`` pixels from the decoding workers -> (n, d) float32.
+
+        Called only when ``image_transform`` gives a transform; ``as_adapter`` refuses an
+        adapter that gives one without defining this method."""
+        raise UsageError(_PIXELS_WITHOUT_ENCODER.format(name=type(self).__name__))
 
     @property
     def topk_device(self) -> str:
@@ -149,15 +155,25 @@ class _Wrapped:
 
 def wrapper_class(protocol: type[ModelAdapter]) -> type[ModelAdapter]:
     """A concrete subclass of ``protocol`` that delegates to a duck-typed object."""
-    abstract = {name: _abstract_stub(name) for name in getattr(protocol, "__abstractmethods__", ())}
-    return type(f"DuckTyped{protocol.__name__}", (_Wrapped, protocol), abstract)
+    wrapper = type(f"DuckTyped{protocol.__name__}", (_Wrapped, protocol), {})
+    # The abstract methods are the wrapped object's (``as_adapter`` checks it has them), so
+    # the class is concrete without bodies of its own.
+    setattr(wrapper, "__abstractmethods__", frozenset())  # noqa: B010 - mypy does not know the attribute
+    return wrapper
 
 
-def _abstract_stub(name: str) -> Callable[..., Any]:
-    def stub(self: Any, *args: Any, **kwargs: Any) -> Any:  # replaced by the wrapped object's method
-        raise NotImplementedError(name)
+def _defines_pixel_encoder(adapter: RetrievalAdapter) -> bool:
+    if isinstance(adapter, _Wrapped):
+        return callable(getattr(object.__getattribute__(adapter, "_inner"), "encode_pixels", None))
+    return type(adapter).encode_pixels is not RetrievalAdapter.encode_pixels
 
-    return stub
+
+def check_pixel_contract(adapter: ModelAdapter) -> None:
+    """An adapter whose ``image_transform`` gives a transform must define ``encode_pixels``."""
+    if not isinstance(adapter, RetrievalAdapter) or adapter.image_transform() is None:
+        return
+    if not _defines_pixel_encoder(adapter):
+        raise UsageError(_PIXELS_WITHOUT_ENCODER.format(name=origin_class(adapter).__name__))
 
 
 def origin_class(adapter: ModelAdapter) -> type:
@@ -175,6 +191,7 @@ def as_adapter(obj: Any, protocols: Sequence[type[ModelAdapter]], capability: st
     """``obj`` as an instance of one of ``protocols``: itself when it subclasses one, else
     wrapped in the first when it has that protocol's required methods."""
     if isinstance(obj, ModelAdapter) and isinstance(obj, tuple(protocols)):
+        check_pixel_contract(obj)
         return obj
     if isinstance(obj, ModelAdapter):
         raise UsageError(f"{type(obj).__name__} does not implement the {capability} protocol")
@@ -185,6 +202,7 @@ def as_adapter(obj: Any, protocols: Sequence[type[ModelAdapter]], capability: st
             f" (subclass {protocols[0].__module__}.{protocols[0].__name__})"
         )
     wrapped: ModelAdapter = wrapper_class(protocols[0])(obj)  # type: ignore[call-arg]
+    check_pixel_contract(wrapped)
     return wrapped
 
 
