@@ -267,11 +267,12 @@ def caption_figure(work: Path, scale: Scale, device: str) -> Figure:
 # --- report -----------------------------------------------------------------------------
 def hardware(device: str) -> dict[str, Any]:
     import torch
+    from bench_env import cpu_model, load_average, usable_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
-    return {"device": device, "gpu": gpu, "cpu_cores": cores, "cpu": platform.processor() or platform.machine(),
-            "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip
+    return {"device": device, "gpu": gpu, "cpu_cores": usable_cores(), "cpu": cpu_model(),
+            "load_average": load_average(), "torch": torch.__version__,
+            "python": platform.python_version()}  # fmt: skip
 
 
 def main() -> None:
@@ -288,7 +289,9 @@ def main() -> None:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     scale = SCALES[args.scale]
     machine = hardware(device)
-    print(f"gpu acceptance, scale {args.scale}: {json.dumps(machine, ensure_ascii=False)}", flush=True)
+    from bench_env import print_machine
+
+    print_machine(f"gpu acceptance, scale {args.scale}: {json.dumps(machine, ensure_ascii=False)}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)

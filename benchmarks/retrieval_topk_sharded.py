@@ -9,11 +9,13 @@ public ``exact_topk`` on the shard, then rank 0 merges by score descending, pool
 ascending). Each rank reports its peak RSS (``ru_maxrss``) and the RSS before its shard
 existed, the time of its own search, and rank 0 the time to gather and merge.
 
-``--check`` also ranks the whole pool in one process and compares the ids and scores
-(only for sizes that fit one process). Prints the arithmetic for 8 GPUs at the end.
+The anchor, unless ``--no-check``: the whole pool ranked in this one process with the
+same ``exact_topk`` (as a run without ranks does), its time and peak RSS printed beside
+the ranks' and its ids and scores compared with theirs. Prints the arithmetic for 8 GPUs
+at the end. One run (a full-size run takes minutes); the header names the machine.
 
 Usage: python benchmarks/retrieval_topk_sharded.py [--quick] [--ranks N] [--backend auto|numpy|faiss]
-           [--queries N --pool N --dim N] [--check]
+           [--queries N --pool N --dim N] [--no-check]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_env import load_average, print_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK_ROWS = 1 << 16
@@ -106,7 +109,8 @@ def single_process(args: argparse.Namespace, stats_dir: Path) -> bool:
     backend, device = choose_backend(args.backend, "cpu")
     started = time.perf_counter()
     whole = exact_topk(queries, pool, K, backend, device=device)
-    print(f"one process, whole pool: {time.perf_counter() - started:.1f} s")
+    seconds = time.perf_counter() - started
+    print(f"anchor: one process, whole pool: search {seconds:.1f} s, peak RSS {peak_rss_mib():.0f} MiB")
     same = np.array_equal(whole.indices, np.load(stats_dir / "indices.npy")) and np.array_equal(
         whole.scores, np.load(stats_dir / "scores.npy")
     )
@@ -132,13 +136,13 @@ def eight_gpus(args: argparse.Namespace, shard_rate: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="3,000 x 100,000 x 128 with --check")
+    parser.add_argument("--quick", action="store_true", help="3,000 x 100,000 x 128")
     parser.add_argument("--queries", type=int, default=30000)
     parser.add_argument("--pool", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--backend", default="auto", choices=["auto", "numpy", "faiss", "torch"])
-    parser.add_argument("--check", action="store_true", help="compare with one process on the whole pool")
+    parser.add_argument("--no-check", dest="check", action="store_false", help="skip the one-process anchor")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stats-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -146,7 +150,7 @@ def main() -> None:
         worker(args)
         return
     if args.quick:
-        args.queries, args.pool, args.dim, args.check = 3000, 100_000, 128, True
+        args.queries, args.pool, args.dim = 3000, 100_000, 128
     with tempfile.TemporaryDirectory() as tmp:
         stats_dir = Path(tmp)
         command = [
@@ -161,9 +165,10 @@ def main() -> None:
             "MUGE_EVAL_DIST_BACKEND": "gloo",
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.ranks))),
         }
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        print(f"{args.queries:,} queries x {args.pool:,} pool x {args.dim} dims, top-{K}, {args.ranks} gloo ranks")
-        print(f"machine: {cores} cores; {env['OMP_NUM_THREADS']} thread(s) per rank")
+        print_machine(
+            f"sharded top-{K}: {args.queries:,} queries x {args.pool:,} pool x {args.dim} dims, "
+            f"{args.ranks} gloo ranks, {env['OMP_NUM_THREADS']} thread(s) per rank"
+        )
         started = time.perf_counter()
         subprocess.run(command, check=True, env=env)
         wall = time.perf_counter() - started
@@ -181,6 +186,7 @@ def main() -> None:
         rate = args.queries * max(r["shard_rows"] for r in ranks) / slowest  # query x item pairs per second per rank
         ok = single_process(args, stats_dir) if args.check else True
         eight_gpus(argparse.Namespace(queries=30000, pool=1_000_000, dim=512), rate)
+        print(f"load average at the end {load_average()}")
         if not ok:
             raise SystemExit(1)
 
