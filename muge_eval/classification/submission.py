@@ -14,13 +14,13 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from muge_eval.classification.gold import ClassificationGold
 from muge_eval.classification.metrics import TOP_K
 from muge_eval.errors import ProblemList
 from muge_eval.io.atomic import atomic_write_lines
-from muge_eval.io.jsonl import is_json_int, iter_json_lines
+from muge_eval.io.jsonl import iter_json_lines
+from muge_eval.io.ranked_list import check_ranked_ids
 
 ID_FIELD = "image_id"
 LABELS_FIELD = "labels"
@@ -34,39 +34,6 @@ class ClassificationSubmission:
     file: str
     predictions: Mapping[str, tuple[int, ...]]
     ignored_images: int
-
-
-def _check_labels(labels: Any, k: int, classes: int, image_id: str, line: int, problems: ProblemList) -> bool:
-    if not isinstance(labels, list):
-        problems.add(f"must be a list, got {type(labels).__name__} (image {image_id})", line, LABELS_FIELD)
-        return False
-    # The common case in one pass of C-level calls.
-    if (
-        len(labels) == k
-        and set(map(type, labels)) == {int}
-        and len(set(labels)) == k
-        and min(labels) >= 0
-        and max(labels) < classes
-    ):
-        return True
-    ok = True
-    if len(labels) != k:
-        problems.add(f"must hold exactly {k} class indices, got {len(labels)} (image {image_id})", line, LABELS_FIELD)
-        ok = False
-    bad = [(rank, v) for rank, v in enumerate(labels, start=1) if not is_json_int(v)]
-    for rank, value in bad:
-        problems.add(f"rank {rank} is {value!r}, not an integer (image {image_id})", line, LABELS_FIELD)
-    if bad:
-        return False
-    outside = sorted({v for v in labels if not 0 <= v < classes})
-    if outside:
-        problems.add(f"class indices {outside} are not in 0..{classes - 1} (image {image_id})", line, LABELS_FIELD)
-        ok = False
-    repeated = sorted({v for v in labels if labels.count(v) > 1})
-    if repeated:
-        problems.add(f"duplicate class indices {repeated} (image {image_id})", line, LABELS_FIELD)
-        ok = False
-    return ok
 
 
 def read_submission(path: Path, gold: ClassificationGold) -> ClassificationSubmission:
@@ -98,7 +65,17 @@ def read_submission(path: Path, gold: ClassificationGold) -> ClassificationSubmi
             problems.add(f"image {image_id} also on line {first_line[image_id]}", line.number, ID_FIELD)
             continue
         first_line[image_id] = line.number
-        if _check_labels(obj[LABELS_FIELD], k, gold.num_classes, image_id, line.number, problems):
+        checked = check_ranked_ids(
+            obj[LABELS_FIELD],
+            k,
+            field=LABELS_FIELD,
+            subject=f"image {image_id}",
+            line=line.number,
+            problems=problems,
+            noun="class indices",
+            allowed=range(gold.num_classes),
+        )
+        if checked:
             predictions[image_id] = tuple(obj[LABELS_FIELD])
     missing = [i for i in gold.image_ids if i not in first_line]
     if missing:

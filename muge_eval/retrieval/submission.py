@@ -9,7 +9,6 @@ that appears twice (naming both lines) instead of letting the later line win.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from muge_eval.errors import ProblemList, brief
 from muge_eval.io.atomic import atomic_write_lines
 from muge_eval.io.jsonl import is_json_int, iter_json_lines
+from muge_eval.io.ranked_list import check_ranked_ids
 from muge_eval.retrieval.gold import GoldQueries
 from muge_eval.retrieval.schema import TOP_K, DirectionFields
 
@@ -37,30 +37,6 @@ def _key(obj: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
         if key in obj:
             return key
     return None
-
-
-def _check_ranking(ids: Any, list_key: str, query_id: int, line: int, problems: ProblemList) -> bool:
-    if not isinstance(ids, list):
-        problems.add(f"must be a list, got {type(ids).__name__} (query {query_id})", line, list_key)
-        return False
-    # map(type, ...) runs in C: the check costs little even for millions of ids.
-    if len(ids) == TOP_K and set(map(type, ids)) == {int} and len(set(ids)) == TOP_K:
-        return True  # the common case, checked in one pass
-    ok = True
-    if len(ids) != TOP_K:
-        problems.add(f"must hold exactly {TOP_K} ids, got {len(ids)} (query {query_id})", line, list_key)
-        ok = False
-    bad = [(rank, v) for rank, v in enumerate(ids, start=1) if not is_json_int(v)]
-    for rank, value in bad:
-        problems.add(f"rank {rank} is {brief(value)}, not an integer (query {query_id})", line, list_key)
-    if bad:
-        return False
-    # Counting once keeps this linear in the length of the list, however long a line is.
-    repeated = sorted(v for v, n in Counter(ids).items() if n > 1)
-    if repeated:
-        problems.add(f"duplicate ids {brief(repeated)} (query {query_id})", line, list_key)
-        ok = False
-    return ok
 
 
 def read_submission(path: Path, gold: GoldQueries, fields: DirectionFields) -> RetrievalSubmission:
@@ -94,7 +70,10 @@ def read_submission(path: Path, gold: GoldQueries, fields: DirectionFields) -> R
             problems.add(f"query {query_id} also on line {first_line[query_id]}", line.number, id_key)
             continue
         first_line[query_id] = line.number
-        if _check_ranking(obj[list_key], list_key, query_id, line.number, problems):
+        checked = check_ranked_ids(
+            obj[list_key], TOP_K, field=list_key, subject=f"query {query_id}", line=line.number, problems=problems
+        )
+        if checked:
             rankings[query_id] = tuple(obj[list_key])
     missing = [q for q in gold.ids if q not in first_line]
     if missing:
