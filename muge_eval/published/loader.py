@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from muge_eval.errors import InputError, Problem, UsageError
+from muge_eval.errors import InputError, Problem, UsageError, brief
 from muge_eval.io.safe_yaml import read_yaml_file
 from muge_eval.published.records import (
     DIRECTION_SHORT,
@@ -58,14 +58,14 @@ class _Checker:
                 self.add(file, f"{where}.{name}", "is required")
             return None
         if not isinstance(value, str) or not value.strip():
-            self.add(file, f"{where}.{name}", f"must be a non-empty string, got {value!r}")
+            self.add(file, f"{where}.{name}", f"must be a non-empty string, got {brief(value)}")
             return None
         return value
 
     def choice(self, doc: Mapping[str, Any], name: str, choices: tuple[str, ...], file: str, where: str) -> str:
         value = doc.get(name)
         if value not in choices:
-            self.add(file, f"{where}.{name}", f"must be one of {', '.join(choices)}, got {value!r}")
+            self.add(file, f"{where}.{name}", f"must be one of {', '.join(choices)}, got {brief(value)}")
             return choices[0]
         return str(value)
 
@@ -152,7 +152,7 @@ def _metrics(row: Mapping[str, Any], file: str, where: str, check: _Checker) -> 
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-            check.add(file, f"{where}.{name}", f"must be a percentage between 0 and 100, got {value!r}")
+            check.add(file, f"{where}.{name}", f"must be a percentage between 0 and 100, got {brief(value)}")
             continue
         metrics[name] = float(value)
     if not metrics:

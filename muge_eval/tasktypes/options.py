@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muge_eval.errors import InputError, Problem, UsageError
+from muge_eval.errors import InputError, Problem, UsageError, brief
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -140,7 +140,7 @@ def resolve_options(
         try:
             resolved[name] = _parse(option, value)
         except ValueError as exc:
-            problems.append(Problem(card_file, f"{value!r} {exc}", None, f"options.{name}"))
+            problems.append(Problem(card_file, f"{brief(value)} {exc}", None, f"options.{name}"))
     if problems:
         raise InputError(problems, "invalid task card")
     unknown = sorted(set(user_values) - {n for n, o in by_name.items() if o.user})
